@@ -1,0 +1,856 @@
+"""Drop-in replacements for torch.optim RMSprop, Adagrad, Adam and AdamW on CPU.
+
+Each class subclasses `torch.optim.Optimizer` with the constructor, defaults, param
+groups, state names and `state_dict` layout of its torch.optim (2.13) namesake, so a
+state dict saved by one loads into the other and `torch.optim.lr_scheduler` works
+unchanged. A step hands every tensor to the fused kernel by address (a NumPy view on
+the tensor's memory, never a copy) and makes one call of the functional API for all
+params of all param groups that share their hyperparameters.
+
+This module is the only place in fastrmsprop that imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import fastrmsprop
+from fastrmsprop import presets as _presets
+
+__all__ = ["RMSprop", "Adagrad", "Adam", "AdamW"]
+
+logger = logging.getLogger(__name__)
+
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+_SUPPORTED_DTYPES = (torch.float32, torch.float64) + _LOW_PRECISION
+
+# Group keys that only exist for torch's own code paths; they are accepted, kept in
+# the param groups so that state dicts round-trip, and have no effect here.
+_IGNORED_KEYS = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _step_dtype() -> torch.dtype:
+    # torch.optim keeps `step` in float64 only when that is the default dtype.
+    if torch.get_default_dtype() == torch.float64:
+        return torch.float64
+    return torch.float32
+
+
+def _bfloat16_numpy_dtype() -> Any:
+    try:
+        import ml_dtypes
+    except ImportError as error:
+        raise ImportError(
+            "bfloat16 tensors need the ml_dtypes package: pip install ml_dtypes"
+        ) from error
+    return ml_dtypes.bfloat16
+
+
+def _numpy_view(tensor: torch.Tensor) -> np.ndarray:
+    """A NumPy array on the tensor's own memory (no copy, any strides)."""
+    tensor = tensor.detach()
+    if tensor.is_neg():
+        tensor = tensor.resolve_neg()
+    if tensor.dtype == torch.bfloat16:
+        return tensor.view(torch.int16).numpy().view(_bfloat16_numpy_dtype())
+    return tensor.numpy()
+
+
+def _layout(tensor: torch.Tensor) -> tuple:
+    """What a NumPy view of the tensor depends on."""
+    return (tensor.data_ptr(), tensor.dtype, tensor.shape, tensor.stride())
+
+
+def _scalar(value: Any) -> float:
+    """A hyperparameter as a Python float; lr may be a one-element tensor."""
+    if isinstance(value, torch.Tensor):
+        return float(value.item())
+    return float(value)
+
+
+class _KernelOptimizer(torch.optim.Optimizer):
+    """Shared machinery: checks, state layout, merging groups, one kernel call."""
+
+    # Filled by subclasses: state tensors with the param's shape.
+    _state_names: tuple[str, ...] = ()
+    # Group keys the subclass adds on top of torch's; defaults for loading a state
+    # dict saved by torch, whose groups do not have them.
+    _extra_group_keys: tuple[str, ...] = ()
+    # Attributes that torch.optim.Optimizer.__getstate__ would drop.
+    _own_attributes = {"skip_nonfinite": False, "state_dtype": None,
+                       "skipped_steps": 0}
+
+    def __init__(
+        self,
+        params: Any,
+        defaults: dict[str, Any],
+        *,
+        skip_nonfinite: bool,
+        state_dtype: str | None,
+    ) -> None:
+        if state_dtype not in (None, "float32", "param"):
+            raise ValueError(
+                f"state_dtype: expected None, 'float32' or 'param', got {state_dtype!r}"
+            )
+        if defaults.get("differentiable"):
+            raise ValueError(
+                "differentiable=True is not supported: the fused kernel updates "
+                "tensors outside of autograd"
+            )
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.state_dtype = state_dtype
+        self.skipped_steps = 0
+        self._views: dict[tuple[int, str], tuple] = {}
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a param group after checking every param's device and dtype."""
+        super().add_param_group(param_group)
+        index = len(self.param_groups) - 1
+        for j, param in enumerate(self.param_groups[-1]["params"]):
+            self._check_param(param, f"param_groups[{index}]['params'][{j}]")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.update({name: getattr(self, name) for name in self._own_attributes})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for name, default in self._own_attributes.items():
+            if not hasattr(self, name):
+                setattr(self, name, default)
+        self._views = {}
+        defaults = getattr(self, "defaults", {})
+        for group in self.param_groups:
+            for key in self._extra_group_keys + _IGNORED_KEYS:
+                if key in defaults:
+                    group.setdefault(key, defaults[key])
+        for param_state in self.state.values():
+            if "step" in param_state and not torch.is_tensor(param_state["step"]):
+                param_state["step"] = torch.tensor(
+                    float(param_state["step"]), dtype=_step_dtype()
+                )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict saved by this class or by its torch.optim namesake.
+
+        torch casts floating state to the param's dtype while loading; state of
+        bfloat16 and float16 params is then re-read from the saved tensors at the
+        state dtype of this optimizer (float32 by default), so no precision is lost.
+        """
+        super().load_state_dict(state_dict)
+        saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        params = [p for g in self.param_groups for p in g["params"]]
+        for saved_id, param in zip(saved_ids, params):
+            saved = state_dict["state"].get(saved_id)
+            if saved is None or param not in self.state:
+                continue
+            param_state = self.state[param]
+            dtype = self._state_dtype_for(param)
+            for name in self._state_names:
+                value = param_state.get(name)
+                if value is None:
+                    continue
+                if value.dtype != dtype or not value.is_contiguous():
+                    param_state[name] = saved[name].to(
+                        device="cpu", dtype=dtype, memory_format=torch.contiguous_format
+                    )
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every param that has a grad; returns the closure's loss.
+
+        With `skip_nonfinite=True`, a step in which any grad holds a NaN or ±inf
+        changes no param and no state (the step counters included) and increments
+        `skipped_steps`.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        with torch.no_grad():
+            self._update()
+        return loss
+
+    # -- hooks for subclasses -------------------------------------------------
+
+    def _kernel_key(self, group: dict[str, Any]) -> tuple:
+        """Hyperparameters of one kernel call; groups with equal keys are merged."""
+        raise NotImplementedError
+
+    def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _needed_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _call_kernel(
+        self,
+        key: tuple,
+        params: list,
+        grads: list,
+        states: dict,
+        steps: list,
+        skip: bool,
+    ) -> bool | None:
+        raise NotImplementedError
+
+    # -- implementation -------------------------------------------------------
+
+    def _state_dtype_for(self, param: torch.Tensor) -> torch.dtype:
+        if param.dtype in _LOW_PRECISION and self.state_dtype != "param":
+            return torch.float32
+        return param.dtype
+
+    def _new_state(self, param: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+        return torch.full(param.shape, fill, dtype=self._state_dtype_for(param))
+
+    def _check_param(self, param: torch.Tensor, where: str) -> None:
+        if param.device.type != "cpu":
+            raise ValueError(
+                f"{where}: {type(self).__name__} from fastrmsprop.torch supports "
+                f"tensors on the cpu device only, got a tensor on {param.device}"
+            )
+        if param.dtype not in _SUPPORTED_DTYPES:
+            raise TypeError(
+                f"{where}: expected dtype float32, float64, bfloat16 or float16, "
+                f"got {param.dtype}"
+            )
+        if self.state_dtype == "float32" and param.dtype == torch.float64:
+            raise TypeError(
+                f"{where}: state_dtype='float32' is for low-precision params; "
+                "float64 params keep float64 state"
+            )
+
+    def _check_step_tensors(
+        self, param: torch.Tensor, grad: torch.Tensor, where: str
+    ) -> None:
+        if param.device.type != "cpu" or param.dtype not in _SUPPORTED_DTYPES:
+            self._check_param(param, where)
+        if grad.layout != torch.strided:
+            raise ValueError(
+                f"{where}: {type(self).__name__} from fastrmsprop.torch does not "
+                f"support sparse gradients (got layout {grad.layout})"
+            )
+        if grad.device.type != "cpu":
+            raise ValueError(f"{where}: grad is on {grad.device}, param on cpu")
+        if not param.is_contiguous():
+            raise ValueError(
+                f"{where}: param of shape {tuple(param.shape)} with strides "
+                f"{param.stride()} is not contiguous; the kernel writes params in "
+                "place and needs contiguous memory (make the tensor contiguous "
+                "before creating the optimizer)"
+            )
+
+    def _view(self, param: torch.Tensor, name: str, tensor: torch.Tensor) -> Any:
+        # Building a view costs a few microseconds per tensor, as much as the
+        # kernel spends on a small param; a view is reused while the tensor's
+        # memory, dtype, shape and strides are those it was made for (the cached
+        # view keeps that memory alive, so an equal address is the same memory).
+        key = (id(param), name)
+        layout = _layout(tensor)
+        cached = self._views.get(key)
+        if cached is not None and cached[0] == layout:
+            return cached[1]
+        view = _numpy_view(tensor)
+        self._views[key] = (layout, view)
+        return view
+
+    def _collect(self) -> dict[tuple, list]:
+        """Params with grads, grouped by kernel call, with state created."""
+        calls: dict[tuple, list] = {}
+        for i, group in enumerate(self.param_groups):
+            key = self._kernel_key(group)
+            needed = self._needed_state(group)
+            entries = None
+            for j, param in enumerate(group["params"]):
+                grad = param.grad
+                if grad is None:
+                    continue
+                self._check_step_tensors(
+                    param, grad, f"param_groups[{i}]['params'][{j}]"
+                )
+                param_state = self.state[param]
+                if len(param_state) == 0:
+                    self._init_state(group, param)
+                for name in needed:
+                    if name not in param_state:
+                        param_state[name] = self._new_state(param)
+                if entries is None:
+                    entries = calls.setdefault(key, [])
+                entries.append((group, param, param_state))
+        return calls
+
+    def _update(self) -> None:
+        calls = self._collect()
+        if not calls:
+            return
+        # One call can skip atomically by itself; several calls must agree first.
+        skip_in_kernel = self.skip_nonfinite and len(calls) == 1
+        if self.skip_nonfinite and not skip_in_kernel:
+            grads = [p.grad for entries in calls.values() for _, p, _ in entries]
+            if not all(bool(torch.isfinite(g).all()) for g in grads):
+                self.skipped_steps += 1
+                logger.debug("skipped a step with a non-finite grad")
+                return
+
+        for key, entries in calls.items():
+            applied = self._run_call(key, entries, skip_in_kernel)
+            if applied is False:
+                self.skipped_steps += 1
+                logger.debug("skipped a step with a non-finite grad")
+                return
+
+        steps = [s["step"] for entries in calls.values() for _, _, s in entries]
+        torch._foreach_add_(steps, 1)
+
+    def _run_call(self, key: tuple, entries: list, skip: bool) -> bool | None:
+        names = self._needed_state(entries[0][0])
+        steps = [int(s["step"]) + 1 for _, _, s in entries]
+        if self.state_dtype == "param" and any(
+            p.dtype in _LOW_PRECISION for _, p, _ in entries
+        ):
+            return self._run_upcast(key, entries, names, steps, skip)
+        view = self._view
+        params = [view(p, "", p) for _, p, _ in entries]
+        grads = [_numpy_view(p.grad) for _, p, _ in entries]
+        states = {
+            name: [view(p, name, s[name]) for _, p, s in entries] for name in names
+        }
+        return self._call_kernel(key, params, grads, states, steps, skip)
+
+    def _run_upcast(
+        self,
+        key: tuple,
+        entries: list,
+        names: tuple[str, ...],
+        steps: list[int],
+        skip: bool,
+    ) -> bool | None:
+        # state_dtype="param" for low-precision params: the kernel computes with
+        # float32 state only, so those params and their state go through float32
+        # copies that are rounded back (to nearest even) after the call.
+        upcast = [p.dtype in _LOW_PRECISION for _, p, _ in entries]
+
+        def operand(tensor: torch.Tensor, is_upcast: bool) -> torch.Tensor:
+            return tensor.float() if is_upcast else tensor
+
+        params = [operand(p, u) for (_, p, _), u in zip(entries, upcast)]
+        grads = [operand(p.grad, u) for (_, p, _), u in zip(entries, upcast)]
+        states = {
+            name: [operand(s[name], u) for (_, _, s), u in zip(entries, upcast)]
+            for name in names
+        }
+        applied = self._call_kernel(
+            key,
+            [_numpy_view(t) for t in params],
+            [_numpy_view(t) for t in grads],
+            {name: [_numpy_view(t) for t in ts] for name, ts in states.items()},
+            steps,
+            skip,
+        )
+        if applied is False:
+            return applied
+        for index, ((_, param, param_state), is_upcast) in enumerate(
+            zip(entries, upcast)
+        ):
+            if is_upcast:
+                param.copy_(params[index])
+                for name in names:
+                    param_state[name].copy_(states[name][index])
+        return applied
+
+
+def _check_nonnegative(**values: Any) -> None:
+    # Messages follow torch.optim's so that user code matching them keeps working.
+    labels = {
+        "lr": "learning rate",
+        "eps": "epsilon value",
+        "momentum": "momentum value",
+        "weight_decay": "weight_decay value",
+        "alpha": "alpha value",
+        "lr_decay": "lr_decay value",
+        "initial_accumulator_value": "initial_accumulator_value value",
+        "initial_square_avg": "initial_square_avg value",
+    }
+    for name, value in values.items():
+        if isinstance(value, torch.Tensor) and value.numel() != 1:
+            raise ValueError(f"Tensor {name} must be 1-element")
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {labels[name]}: {value}")
+
+
+class RMSprop(_KernelOptimizer):
+    r"""RMSprop with torch.optim.RMSprop's interface, run by the fused CPU kernel.
+
+    Per element, with α = `alpha`, γ = `lr`, λ = `weight_decay`, μ = `momentum`:
+
+        g = -g if maximize;  g = g + λ·θ (coupled weight decay)
+        v = α·v + (1-α)·g²                      state "square_avg"
+        centered: m̄ = α·m̄ + (1-α)·g; q = max(v - m̄², 0)   state "grad_avg"
+        otherwise q = v
+        u = g / (sqrt(q) + ε)
+        μ = 0: θ = θ - γ·u;  μ > 0: b = μ·b + u; θ = θ - γ·b   "momentum_buffer"
+
+    Arguments up to `differentiable` are torch's, with the same meaning and
+    defaults (None takes the preset's value; the default preset "torch" gives
+    lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0). `foreach` and `capturable` are
+    accepted and ignored; `differentiable=True` is refused.
+
+    Extra keyword arguments (see the specification of RMSProp):
+        eps_in_sqrt: D = sqrt(q + ε) instead of sqrt(q) + ε (TensorFlow, Keras).
+        lr_in_momentum: b = μ·b + γ·u; θ = θ - b (TensorFlow, Keras, optax).
+        decoupled_weight_decay: θ = θ·(1 - γ·λ) instead of g + λ·θ.
+        nesterov: step along u + μ·b instead of b (needs momentum > 0).
+        initial_square_avg: the initial value of "square_avg" (1.0 in TF1).
+        preset: "torch", "tf1", "keras" or "optax" (fastrmsprop.presets); fills
+            every argument left at None.
+        skip_nonfinite: a step with a NaN or ±inf grad changes nothing and is
+            counted in `skipped_steps`.
+        state_dtype: for bfloat16/float16 params, None or "float32" keeps the
+            state in float32; "param" keeps it in the param's dtype, through
+            float32 copies (slower, see docs/torch.md).
+    """
+
+    _state_names = ("square_avg", "momentum_buffer", "grad_avg")
+    _extra_group_keys = (
+        "eps_in_sqrt",
+        "lr_in_momentum",
+        "decoupled_weight_decay",
+        "nesterov",
+        "initial_square_avg",
+    )
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | torch.Tensor | None = None,
+        alpha: float | None = None,
+        eps: float | None = None,
+        weight_decay: float | None = None,
+        momentum: float | None = None,
+        centered: bool | None = None,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool | None = None,
+        differentiable: bool = False,
+        *,
+        eps_in_sqrt: bool | None = None,
+        lr_in_momentum: bool | None = None,
+        decoupled_weight_decay: bool | None = None,
+        nesterov: bool | None = None,
+        initial_square_avg: float | None = None,
+        preset: str = "torch",
+        skip_nonfinite: bool = False,
+        state_dtype: str | None = None,
+    ) -> None:
+        given = {
+            "lr": _scalar(lr) if isinstance(lr, torch.Tensor) else lr,
+            "beta": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+            "maximize": maximize,
+            "eps_in_sqrt": eps_in_sqrt,
+            "lr_in_momentum": lr_in_momentum,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "nesterov": nesterov,
+            "initial_square_avg": initial_square_avg,
+        }
+        hyper = _presets.resolve(
+            preset, **{k: v for k, v in given.items() if v is not None}
+        )
+        if isinstance(lr, torch.Tensor):
+            hyper["lr"] = lr
+        _check_nonnegative(
+            lr=hyper["lr"],
+            eps=hyper["eps"],
+            momentum=hyper["momentum"],
+            weight_decay=hyper["weight_decay"],
+            alpha=hyper["beta"],
+            initial_square_avg=hyper["initial_square_avg"],
+        )
+        if hyper["nesterov"] and not hyper["momentum"] > 0:
+            raise ValueError("nesterov=True requires momentum > 0")
+        self.preset = preset
+        defaults = {
+            "lr": hyper["lr"],
+            "momentum": hyper["momentum"],
+            "alpha": hyper["beta"],
+            "eps": hyper["eps"],
+            "centered": bool(hyper["centered"]),
+            "weight_decay": hyper["weight_decay"],
+            "capturable": capturable,
+            "foreach": foreach,
+            "maximize": bool(hyper["maximize"]),
+            "differentiable": differentiable,
+            "eps_in_sqrt": bool(hyper["eps_in_sqrt"]),
+            "lr_in_momentum": bool(hyper["lr_in_momentum"]),
+            "decoupled_weight_decay": bool(hyper["decoupled_weight_decay"]),
+            "nesterov": bool(hyper["nesterov"]),
+            "initial_square_avg": float(hyper["initial_square_avg"]),
+        }
+        super().__init__(
+            params, defaults, skip_nonfinite=skip_nonfinite, state_dtype=state_dtype
+        )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0)
+            group.setdefault("centered", False)
+            group.setdefault("maximize", False)
+
+    def _needed_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        names = ("square_avg",)
+        if group["momentum"] > 0:
+            names += ("momentum_buffer",)
+        if group["centered"]:
+            names += ("grad_avg",)
+        return names
+
+    def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
+        param_state = self.state[param]
+        param_state["step"] = torch.zeros((), dtype=_step_dtype())
+        param_state["square_avg"] = self._new_state(
+            param, group.get("initial_square_avg", 0.0)
+        )
+        if group["momentum"] > 0:
+            param_state["momentum_buffer"] = self._new_state(param)
+        if group["centered"]:
+            param_state["grad_avg"] = self._new_state(param)
+
+    def _kernel_key(self, group: dict[str, Any]) -> tuple:
+        return (
+            _scalar(group["lr"]),
+            float(group["alpha"]),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            float(group["momentum"]),
+            bool(group["centered"]),
+            bool(group["maximize"]),
+            bool(group.get("eps_in_sqrt", False)),
+            bool(group.get("lr_in_momentum", False)),
+            bool(group.get("decoupled_weight_decay", False)),
+            bool(group.get("nesterov", False)),
+        )
+
+    def _call_kernel(
+        self,
+        key: tuple,
+        params: list,
+        grads: list,
+        states: dict,
+        steps: list,
+        skip: bool,
+    ) -> bool | None:
+        (lr, alpha, eps, weight_decay, momentum, centered, maximize) = key[:7]
+        (eps_in_sqrt, lr_in_momentum, decoupled, nesterov) = key[7:]
+        return fastrmsprop.rmsprop_step(
+            params,
+            grads,
+            states["square_avg"],
+            lr=lr,
+            beta=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            momentum_buffers=states.get("momentum_buffer"),
+            centered=centered,
+            grad_avgs=states.get("grad_avg"),
+            maximize=maximize,
+            eps_in_sqrt=eps_in_sqrt,
+            lr_in_momentum=lr_in_momentum,
+            decoupled_weight_decay=decoupled,
+            nesterov=nesterov,
+            skip_nonfinite=skip,
+        )
+
+
+class Adagrad(_KernelOptimizer):
+    r"""Adagrad with torch.optim.Adagrad's interface, run by the fused CPU kernel.
+
+    Per element, at step t (per param, from 1):
+
+        γₜ = lr / (1 + (t-1)·lr_decay)
+        g = -g if maximize;  g = g + λ·θ
+        s = s + g²                               state "sum"
+        θ = θ - γₜ·g / (sqrt(s) + ε)
+
+    Arguments are torch's, with its defaults; `foreach` and `fused` are accepted
+    and ignored, `differentiable=True` is refused, sparse grads are refused. As in
+    torch, the state ("step" and "sum") is created in the constructor.
+
+    Extra keyword arguments: `eps_in_sqrt` (D = sqrt(s + ε)), `skip_nonfinite` and
+    `state_dtype` as in :class:`RMSprop`.
+    """
+
+    _state_names = ("sum",)
+    _extra_group_keys = ("eps_in_sqrt",)
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | torch.Tensor = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        eps_in_sqrt: bool = False,
+        skip_nonfinite: bool = False,
+        state_dtype: str | None = None,
+    ) -> None:
+        _check_nonnegative(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        )
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+            "eps_in_sqrt": bool(eps_in_sqrt),
+        }
+        super().__init__(
+            params, defaults, skip_nonfinite=skip_nonfinite, state_dtype=state_dtype
+        )
+        for group in self.param_groups:
+            for param in group["params"]:
+                self._init_state(group, param)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("maximize", False)
+
+    def _needed_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("sum",)
+
+    def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
+        # torch fills "sum" from the constructor's value, not the group's.
+        param_state = self.state[param]
+        param_state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+        param_state["sum"] = self._new_state(
+            param, float(self.defaults["initial_accumulator_value"])
+        )
+
+    def _kernel_key(self, group: dict[str, Any]) -> tuple:
+        return (
+            _scalar(group["lr"]),
+            float(group["lr_decay"]),
+            float(group["weight_decay"]),
+            float(group["eps"]),
+            bool(group["maximize"]),
+            bool(group.get("eps_in_sqrt", False)),
+        )
+
+    def _call_kernel(
+        self,
+        key: tuple,
+        params: list,
+        grads: list,
+        states: dict,
+        steps: list,
+        skip: bool,
+    ) -> bool | None:
+        lr, lr_decay, weight_decay, eps, maximize, eps_in_sqrt = key
+        return fastrmsprop.adagrad_step(
+            params,
+            grads,
+            states["sum"],
+            lr=lr,
+            steps=steps,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            eps=eps,
+            maximize=maximize,
+            eps_in_sqrt=eps_in_sqrt,
+            skip_nonfinite=skip,
+        )
+
+
+class Adam(_KernelOptimizer):
+    r"""Adam with torch.optim.Adam's interface, run by the fused CPU kernel.
+
+    Per element, at step t (per param, from 1), c₁ = 1-β₁ᵗ, c₂ = 1-β₂ᵗ:
+
+        g = -g if maximize
+        λ ≠ 0: g = g + λ·θ, or θ = θ·(1 - γ·λ) if decoupled_weight_decay
+        m = β₁·m + (1-β₁)·g                      state "exp_avg"
+        v = β₂·v + (1-β₂)·g²                     state "exp_avg_sq"
+        amsgrad: v̂ = max(v̂, v) replaces v below  state "max_exp_avg_sq"
+        θ = θ - (γ/c₁)·m / (sqrt(v)/sqrt(c₂) + ε)
+
+    Arguments are torch's, with its defaults; betas may be tensors (read once, as
+    torch does); `foreach`, `fused` and `capturable` are accepted and ignored,
+    `differentiable=True` is refused. Extra keyword arguments: `skip_nonfinite`
+    and `state_dtype` as in :class:`RMSprop`.
+    """
+
+    _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float | torch.Tensor, float | torch.Tensor] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+        skip_nonfinite: bool = False,
+        state_dtype: str | None = None,
+    ) -> None:
+        _check_nonnegative(lr=lr, eps=eps, weight_decay=weight_decay)
+        betas = tuple(
+            b.item() if isinstance(b, torch.Tensor) else float(b) for b in betas
+        )
+        for index, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        super().__init__(
+            params, defaults, skip_nonfinite=skip_nonfinite, state_dtype=state_dtype
+        )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("decoupled_weight_decay", False)
+
+    def _needed_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        if group["amsgrad"]:
+            return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        return ("exp_avg", "exp_avg_sq")
+
+    def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
+        param_state = self.state[param]
+        param_state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+        param_state["exp_avg"] = self._new_state(param)
+        param_state["exp_avg_sq"] = self._new_state(param)
+        if group["amsgrad"]:
+            param_state["max_exp_avg_sq"] = self._new_state(param)
+
+    def _kernel_key(self, group: dict[str, Any]) -> tuple:
+        beta1, beta2 = group["betas"]
+        return (
+            _scalar(group["lr"]),
+            _scalar(beta1),
+            _scalar(beta2),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            bool(group["decoupled_weight_decay"]),
+            bool(group["amsgrad"]),
+            bool(group["maximize"]),
+        )
+
+    def _call_kernel(
+        self,
+        key: tuple,
+        params: list,
+        grads: list,
+        states: dict,
+        steps: list,
+        skip: bool,
+    ) -> bool | None:
+        lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize = key
+        return fastrmsprop.adam_step(
+            params,
+            grads,
+            states["exp_avg"],
+            states["exp_avg_sq"],
+            lr=lr,
+            steps=steps,
+            betas=(beta1, beta2),
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled,
+            amsgrad=amsgrad,
+            max_exp_avg_sqs=states.get("max_exp_avg_sq"),
+            maximize=maximize,
+            skip_nonfinite=skip,
+        )
+
+
+class AdamW(Adam):
+    r"""AdamW with torch.optim.AdamW's interface: :class:`Adam` whose weight decay
+    is decoupled, θ = θ·(1 - γ·λ), with default λ = `weight_decay` = 1e-2.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float | torch.Tensor, float | torch.Tensor] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        skip_nonfinite: bool = False,
+        state_dtype: str | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+            skip_nonfinite=skip_nonfinite,
+            state_dtype=state_dtype,
+        )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
+
