@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import threading
 
+import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
-
-import fastrmsprop
 
 THREADS = 4
 STEPS = 12
@@ -23,10 +22,10 @@ STEPS = 12
 # library's own threads split a tensor.
 BIG = 3 * 32768 + 5
 CLASSES = [
-    ("RMSProp", dict(lr=1e-2, momentum=0.9, centered=True)),
-    ("Adagrad", dict(lr=1e-2, lr_decay=0.01)),
-    ("Adam", dict(lr=1e-3, amsgrad=True)),
-    ("AdamW", dict(lr=1e-3, weight_decay=0.1)),
+    ("RMSProp", {"lr": 1e-2, "momentum": 0.9, "centered": True}),
+    ("Adagrad", {"lr": 1e-2, "lr_decay": 0.01}),
+    ("Adam", {"lr": 1e-3, "amsgrad": True}),
+    ("AdamW", {"lr": 1e-3, "weight_decay": 0.1}),
 ]
 DTYPES = [np.float32, ml_dtypes.bfloat16, np.float64, np.float16]
 
@@ -45,7 +44,7 @@ def run_together(jobs) -> None:
         try:
             barrier.wait()
             job()
-        except BaseException as error:  # reported to the main thread below
+        except Exception as error:  # noqa: BLE001 - re-raised below
             errors.append(error)
 
     threads = [threading.Thread(target=wrap, args=(job,)) for job in jobs]
@@ -75,8 +74,11 @@ def setup(index: int):
 
 
 def final_bytes(params, opt) -> list:
-    state = [v.tobytes() if isinstance(v, np.ndarray) else v
-             for entry in opt.state for _, v in sorted(entry.items())]
+    state = [
+        v.tobytes() if isinstance(v, np.ndarray) else v
+        for entry in opt.state
+        for _, v in sorted(entry.items())
+    ]
     return [p.tobytes() for p in params] + state + [opt.steps_taken]
 
 
@@ -115,8 +117,14 @@ def test_functional_calls_at_once_equal_one_after_another(lib_threads):
 
     def step(params, grads, square_avgs, buffers):
         for _ in range(STEPS):
-            fastrmsprop.rmsprop_step(params, grads, square_avgs, lr=1e-2,
-                                     momentum=0.9, momentum_buffers=buffers)
+            fastrmsprop.rmsprop_step(
+                params,
+                grads,
+                square_avgs,
+                lr=1e-2,
+                momentum=0.9,
+                momentum_buffers=buffers,
+            )
 
     seeds = [int(s) for s in rng.integers(0, 2**31, size=THREADS)]
     serial = []

@@ -9,7 +9,7 @@ flags, arrays aliasing each other, wrong list lengths, zero-size arrays, extreme
 invalid hyperparameters and non-finite values, on every SIMD level and on 1 and 2
 threads. Every array sits between guard bytes, so a store past its end is caught.
 
-``FASTRMSPROP_FUZZ_EXAMPLES`` sets the number of examples per target (default 250);
+``FASTRMSPROP_FUZZ_EXAMPLES`` sets the number of examples per target (default 200);
 the sanitizer run lowers it. ``test_zz_fuzz_case_counts`` prints how many cases ran.
 """
 
@@ -24,16 +24,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
+from fastrmsprop import reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fastrmsprop
-from fastrmsprop import reference
-
-EXAMPLES = int(os.environ.get("FASTRMSPROP_FUZZ_EXAMPLES", "250"))
+EXAMPLES = int(os.environ.get("FASTRMSPROP_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
     derandomize=True,
     database=None,
@@ -113,14 +112,16 @@ class Memory:
     def register(self, array: np.ndarray, root: int) -> np.ndarray:
         base = self.roots[root].__array_interface__["data"][0]
         offset = array.__array_interface__["data"][0] - base
-        self.views[id(array)] = View(root, offset, array.shape, array.strides,
-                                     array.dtype, array.flags.writeable)
+        self.views[id(array)] = View(
+            root, offset, array.shape, array.strides, array.dtype, array.flags.writeable
+        )
         self.keep.append(array)
         return array
 
     def at(self, root: int, offset: int, shape, dtype, strides=None) -> np.ndarray:
-        array = np.ndarray(shape, dtype, buffer=self.roots[root], offset=offset,
-                           strides=strides)
+        array = np.ndarray(
+            shape, dtype, buffer=self.roots[root], offset=offset, strides=strides
+        )
         return self.register(array, root)
 
     def array(self, shape, dtype, values, *, misalign: int = 0) -> np.ndarray:
@@ -157,8 +158,13 @@ class Memory:
                 array = tree.copy()
                 array.flags.writeable = tree.flags.writeable
                 return array
-            array = np.ndarray(view.shape, view.dtype, buffer=roots[view.root],
-                               offset=view.offset, strides=view.strides)
+            array = np.ndarray(
+                view.shape,
+                view.dtype,
+                buffer=roots[view.root],
+                offset=view.offset,
+                strides=view.strides,
+            )
             array.flags.writeable = view.writeable
             return array
         if isinstance(tree, list):
@@ -213,9 +219,12 @@ def close(actual, expected, old, grad, scale_old: float, wd: float, theta_old):
         return False
     finite = np.isfinite(e)
     with np.errstate(all="ignore"):
-        scale = (np.abs(e) + scale_old * np.abs(old.astype(np.float64))
-                 + np.abs(grad.astype(np.float64))
-                 + wd * np.abs(theta_old.astype(np.float64)))
+        scale = (
+            np.abs(e)
+            + scale_old * np.abs(old.astype(np.float64))
+            + np.abs(grad.astype(np.float64))
+            + wd * np.abs(theta_old.astype(np.float64))
+        )
         scale = np.where(np.isfinite(scale), scale, np.abs(e))
         if dtype in HALF_ULP:
             tol = 2e-5 * scale + HALF_ULP[dtype] * np.abs(e)
@@ -247,18 +256,41 @@ def pick(draw, options):
 
 # Mutations the contract allows; any two of them may combine.
 BENIGN = (
-    "shared_grad", "adjacent", "interleaved", "misaligned", "grad_strided",
-    "grad_broadcast", "grad_readonly", "extreme_hyper", "scalar_hyper", "nonfinite",
+    "shared_grad",
+    "adjacent",
+    "interleaved",
+    "misaligned",
+    "grad_strided",
+    "grad_broadcast",
+    "grad_readonly",
+    "extreme_hyper",
+    "scalar_hyper",
+    "nonfinite",
     "zero_size",
 )
 # Mutations that may break the contract; at most one per call, applied last, so no
 # later change can undo it.
 HOSTILE = (
-    "param_dtype", "grad_dtype", "state_dtype", "param_noncontig", "state_noncontig",
-    "param_readonly", "state_readonly", "grad_is_param", "grad_view_of_param",
-    "state_twice", "state_is_other_state", "state_in_other_param",
-    "grad_in_other_state", "list_length", "shape_mismatch", "missing_buffer",
-    "non_array", "bad_hyper", "single_vs_list", "param_twice",
+    "param_dtype",
+    "grad_dtype",
+    "state_dtype",
+    "param_noncontig",
+    "state_noncontig",
+    "param_readonly",
+    "state_readonly",
+    "grad_is_param",
+    "grad_view_of_param",
+    "state_twice",
+    "state_is_other_state",
+    "state_in_other_param",
+    "grad_in_other_state",
+    "list_length",
+    "shape_mismatch",
+    "missing_buffer",
+    "non_array",
+    "bad_hyper",
+    "single_vs_list",
+    "param_twice",
 )
 MUTATIONS = BENIGN + HOSTILE
 
@@ -280,8 +312,11 @@ def calls(draw, kind: str) -> Call:
         if many:
             shape = (int(rng.integers(0, 3)),)
         elif form == 0:
-            shape = (pick(draw, [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65,
-                                 129, 1000]),)
+            shape = (
+                pick(
+                    draw, [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 129, 1000]
+                ),
+            )
         elif form == 1:
             shape = ()
         else:
@@ -294,19 +329,34 @@ def calls(draw, kind: str) -> Call:
     kwargs = hyperparameters(draw, kind)
     centered = kwargs.get("centered", False)
     specials = "nonfinite" in mutations
-    params = [memory.array(s, d, values(rng, s, "any", d, specials))
-              for s, d in zip(shapes, dtypes)]
-    grads = [memory.array(s, d, values(rng, s, "any", d, specials))
-             for s, d in zip(shapes, dtypes)]
+    params = [
+        memory.array(s, d, values(rng, s, "any", d, specials))
+        for s, d in zip(shapes, dtypes)
+    ]
+    grads = [
+        memory.array(s, d, values(rng, s, "any", d, specials))
+        for s, d in zip(shapes, dtypes)
+    ]
     states = {}
     fresh = draw(st.integers(0, 3)) == 0
     for name in STATE_NAMES[kind]:
-        holds = "nonneg" if name in ("square_avgs", "sums", "exp_avg_sqs",
-                                     "max_exp_avg_sqs") else "any"
+        holds = (
+            "nonneg"
+            if name in ("square_avgs", "sums", "exp_avg_sqs", "max_exp_avg_sqs")
+            else "any"
+        )
         states[name] = [
-            memory.array(s, STATE_DTYPE[d],
-                         values(rng, s, "zero" if fresh else holds, STATE_DTYPE[d],
-                                specials and name == "square_avgs"))
+            memory.array(
+                s,
+                STATE_DTYPE[d],
+                values(
+                    rng,
+                    s,
+                    "zero" if fresh else holds,
+                    STATE_DTYPE[d],
+                    specials and name == "square_avgs",
+                ),
+            )
             for s, d in zip(shapes, dtypes)
         ]
     if centered and not fresh:
@@ -377,8 +427,12 @@ def hyperparameters(draw, kind: str) -> dict:
     lr = pick(draw, [0.0, 1e-30, 1e-6, 1e-3, 0.1, 1.0, 100.0, 1e6])
     eps = pick(draw, [0.0, 1e-30, 1e-10, 1e-8, 1e-3, 1.0, 1e6])
     weight_decay = pick(draw, [0.0, 0.0, 1e-4, 0.1, 1.0, 100.0])
-    kwargs: dict[str, Any] = {"lr": lr, "eps": eps, "weight_decay": weight_decay,
-                              "maximize": draw(st.booleans())}
+    kwargs: dict[str, Any] = {
+        "lr": lr,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "maximize": draw(st.booleans()),
+    }
     if draw(st.booleans()):
         kwargs["skip_nonfinite"] = True
     if kind == "rmsprop":
@@ -441,13 +495,19 @@ def mutate(draw, call: Call, mutation: str, params, grads, states, shapes, dtype
         dtype = pick(draw, HOSTILE_DTYPES)
         if dtype == STATE_DTYPE[dtypes[i]]:
             return
-        replace_state(pick(draw, state_names), i,
-                      memory.array(shapes[i], dtype, np.ones(shapes[i])))
+        replace_state(
+            pick(draw, state_names),
+            i,
+            memory.array(shapes[i], dtype, np.ones(shapes[i])),
+        )
         forbid("state dtype")
     elif mutation in ("grad_strided", "param_noncontig", "state_noncontig") and n:
-        array = strided_view(draw, memory, shapes[i], dtypes[i]
-                             if mutation != "state_noncontig"
-                             else STATE_DTYPE[dtypes[i]])
+        array = strided_view(
+            draw,
+            memory,
+            shapes[i],
+            dtypes[i] if mutation != "state_noncontig" else STATE_DTYPE[dtypes[i]],
+        )
         if mutation == "grad_strided":
             grads[i] = array
         elif mutation == "param_noncontig":
@@ -497,8 +557,9 @@ def mutate(draw, call: Call, mutation: str, params, grads, states, shapes, dtype
         params[1] = memory.array(shapes[0], dtypes[0], np.ones(shapes[0]))
         grads[1] = memory.array(shapes[0], dtypes[0], np.ones(shapes[0]))
         for other in states:
-            states[other][1] = memory.array(shapes[0], STATE_DTYPE[dtypes[0]],
-                                            np.zeros(shapes[0]))
+            states[other][1] = memory.array(
+                shapes[0], STATE_DTYPE[dtypes[0]], np.zeros(shapes[0])
+            )
         states[name][1] = states[name][0]
         shapes[1], dtypes[1] = shapes[0], dtypes[0]
         if states[name][0].size:
@@ -514,10 +575,12 @@ def mutate(draw, call: Call, mutation: str, params, grads, states, shapes, dtype
         if not (params[i].size and params[j].size) or not state_names:
             return
         name = pick(draw, state_names)
-        first_dtype = dtypes[j] if mutation == "state_in_other_param" else \
-            STATE_DTYPE[dtypes[j]]
-        other_dtype = STATE_DTYPE[dtypes[i]] if mutation == "state_in_other_param" \
-            else dtypes[i]
+        first_dtype = (
+            dtypes[j] if mutation == "state_in_other_param" else STATE_DTYPE[dtypes[j]]
+        )
+        other_dtype = (
+            STATE_DTYPE[dtypes[i]] if mutation == "state_in_other_param" else dtypes[i]
+        )
         size_j, size_i = params[j].size, params[i].size
         nbytes = (size_j * first_dtype.itemsize + size_i * other_dtype.itemsize) * 2
         root = memory.root(nbytes)
@@ -553,8 +616,9 @@ def mutate(draw, call: Call, mutation: str, params, grads, states, shapes, dtype
     elif mutation == "shared_grad" and n >= 2:
         params[1] = memory.array(shapes[0], dtypes[0], np.ones(shapes[0]))
         for other in states:
-            states[other][1] = memory.array(shapes[0], STATE_DTYPE[dtypes[0]],
-                                            np.zeros(shapes[0]))
+            states[other][1] = memory.array(
+                shapes[0], STATE_DTYPE[dtypes[0]], np.zeros(shapes[0])
+            )
         shapes[1], dtypes[1] = shapes[0], dtypes[0]
         grads[1] = grads[0]
     elif mutation == "list_length" and n:
@@ -567,8 +631,11 @@ def mutate(draw, call: Call, mutation: str, params, grads, states, shapes, dtype
     elif mutation == "shape_mismatch" and n:
         shape = shapes[i] + (1,) if draw(st.booleans()) else (params[i].size + 1,)
         which = pick(draw, ["grad"] + state_names)
-        array = memory.array(shape, dtypes[i] if which == "grad"
-                             else STATE_DTYPE[dtypes[i]], np.ones(shape))
+        array = memory.array(
+            shape,
+            dtypes[i] if which == "grad" else STATE_DTYPE[dtypes[i]],
+            np.ones(shape),
+        )
         if which == "grad":
             grads[i] = array
         else:
@@ -602,18 +669,32 @@ def mutate(draw, call: Call, mutation: str, params, grads, states, shapes, dtype
             return
         forbid("not an ndarray")
     elif mutation == "misaligned" and n:
-        params[i] = memory.array(shapes[i], dtypes[i], rng.standard_normal(shapes[i]),
-                                 misalign=int(rng.integers(1, dtypes[i].itemsize))
-                                 if dtypes[i].itemsize > 1 else 0)
+        params[i] = memory.array(
+            shapes[i],
+            dtypes[i],
+            rng.standard_normal(shapes[i]),
+            misalign=int(rng.integers(1, dtypes[i].itemsize))
+            if dtypes[i].itemsize > 1
+            else 0,
+        )
     elif mutation == "bad_hyper":
         bad_hyperparameter(draw, call)
     elif mutation == "extreme_hyper":
-        name, value = pick(draw, [("lr", 1e-300), ("lr", 1e-40), ("lr", 5e-324),
-                                  ("eps", 1e30), ("eps", 5e-324)])
+        name, value = pick(
+            draw,
+            [
+                ("lr", 1e-300),
+                ("lr", 1e-40),
+                ("lr", 5e-324),
+                ("eps", 1e30),
+                ("eps", 5e-324),
+            ],
+        )
         call.kwargs[name] = value
     elif mutation == "scalar_hyper":
-        call.kwargs["lr"] = pick(draw, [1, np.float32(1e-3), np.float64(0.25),
-                                        np.int64(2)])
+        call.kwargs["lr"] = pick(
+            draw, [1, np.float32(1e-3), np.float64(0.25), np.int64(2)]
+        )
         if "steps" in call.kwargs:
             call.kwargs["steps"] = pick(draw, [np.int64(3), np.int32(1), 7, "list"])
 
@@ -743,11 +824,18 @@ def run_call(call: Call) -> None:
         for a, e in zip(got[name], ref[name]):
             view = memory.views.get(id(a))
             if view is not None and a.size:
-                np.ndarray(view.shape, view.dtype, buffer=mine[view.root],
-                           offset=view.offset, strides=view.strides)[...] = e
+                np.ndarray(
+                    view.shape,
+                    view.dtype,
+                    buffer=mine[view.root],
+                    offset=view.offset,
+                    strides=view.strides,
+                )[...] = e
     for k, (x, y) in enumerate(zip(mine, ref_roots)):
-        assert x.tobytes() == y.tobytes(), f"bytes of buffer {k} outside the " \
+        assert x.tobytes() == y.tobytes(), (
+            f"bytes of buffer {k} outside the "
             "written arrays changed (a grad written, or a store past an end)"
+        )
     OUTCOMES[f"{call.kind}_step applied"] += 1
 
 
@@ -756,9 +844,9 @@ def compare_arrays(got, ref, old, active, kwargs) -> None:
     scale_old = max(1.0, float(kwargs.get("momentum", 0.0)))
     for name in active:
         for j, (a, e) in enumerate(zip(got[name], ref[name])):
-            assert close(a, e, old[name][j], old["grads"][j], scale_old, wd,
-                         old["params"][j]), (
-                f"{name}[{j}] differs from the reference:\n{a!r}\n{e!r}")
+            assert close(
+                a, e, old[name][j], old["grads"][j], scale_old, wd, old["params"][j]
+            ), f"{name}[{j}] differs from the reference:\n{a!r}\n{e!r}"
 
 
 levels = st.sampled_from(fastrmsprop.available_simd_levels())
@@ -785,8 +873,7 @@ def test_functional_api_matches_reference_or_refuses(kind):
 
 # --- the classes ----------------------------------------------------------------------
 
-CLASSES = {"RMSProp": "rmsprop", "Adagrad": "adagrad", "Adam": "adam",
-           "AdamW": "adamw"}
+CLASSES = {"RMSProp": "rmsprop", "Adagrad": "adagrad", "Adam": "adam", "AdamW": "adamw"}
 
 
 class Model:
@@ -799,20 +886,21 @@ class Model:
         self.skipped_steps = 0
         self.state = []
         for p in params:
-            dtype = STATE_DTYPE.get(p.dtype, F32) if isinstance(p, np.ndarray) \
-                else F32
+            dtype = STATE_DTYPE.get(p.dtype, F32) if isinstance(p, np.ndarray) else F32
             shape = np.shape(p)
             entry = {}
             if self.kind == "rmsprop":
-                entry["square_avg"] = np.full(shape, kwargs["initial_square_avg"],
-                                              dtype)
+                entry["square_avg"] = np.full(
+                    shape, kwargs["initial_square_avg"], dtype
+                )
                 if kwargs["momentum"] > 0:
                     entry["momentum_buffer"] = np.zeros(shape, dtype)
                 if kwargs["centered"]:
                     entry["grad_avg"] = np.zeros(shape, dtype)
             elif self.kind == "adagrad":
-                entry["sum"] = np.full(shape, kwargs["initial_accumulator_value"],
-                                       dtype)
+                entry["sum"] = np.full(
+                    shape, kwargs["initial_accumulator_value"], dtype
+                )
             else:
                 entry["exp_avg"] = np.zeros(shape, dtype)
                 entry["exp_avg_sq"] = np.zeros(shape, dtype)
@@ -821,25 +909,36 @@ class Model:
             self.state.append(entry)
 
     def step(self, params: list, grads: list):
-        kw = {k: v for k, v in self.kwargs.items()
-              if k not in ("initial_square_avg", "initial_accumulator_value",
-                           "preset")}
+        kw = {
+            k: v
+            for k, v in self.kwargs.items()
+            if k not in ("initial_square_avg", "initial_accumulator_value", "preset")
+        }
+
         def states(name):
             return [entry.get(name) for entry in self.state]
+
         if self.kind == "rmsprop":
-            kw["momentum_buffers"] = states("momentum_buffer") \
-                if self.kwargs["momentum"] > 0 else None
+            kw["momentum_buffers"] = (
+                states("momentum_buffer") if self.kwargs["momentum"] > 0 else None
+            )
             kw["grad_avgs"] = states("grad_avg") if self.kwargs["centered"] else None
             applied = reference.rmsprop_step(params, grads, states("square_avg"), **kw)
         elif self.kind == "adagrad":
-            applied = reference.adagrad_step(params, grads, states("sum"),
-                                             steps=self.steps_taken + 1, **kw)
+            applied = reference.adagrad_step(
+                params, grads, states("sum"), steps=self.steps_taken + 1, **kw
+            )
         else:
             if self.kwargs["amsgrad"]:
                 kw["max_exp_avg_sqs"] = states("max_exp_avg_sq")
             applied = getattr(reference, f"{self.kind}_step")(
-                params, grads, states("exp_avg"), states("exp_avg_sq"),
-                steps=self.steps_taken + 1, **kw)
+                params,
+                grads,
+                states("exp_avg"),
+                states("exp_avg_sq"),
+                steps=self.steps_taken + 1,
+                **kw,
+            )
         applied = applied is None or applied
         if applied:
             self.steps_taken += 1
@@ -867,20 +966,46 @@ def class_kwargs(draw, cls: str) -> dict:
     return kw
 
 
-PARAM_MUTATIONS = ("param_dtype", "param_readonly", "param_noncontig", "param_twice",
-                   "non_array", "misaligned", "zero_size", "nonfinite", "bad_hyper",
-                   "extreme_hyper", "scalar_hyper")
-GRAD_MUTATIONS = ("grad_dtype", "grad_strided", "grad_broadcast", "grad_readonly",
-                  "grad_is_param", "grad_view_of_param", "list_length",
-                  "shape_mismatch", "non_array", "nonfinite", "shared_grad",
-                  "adjacent")
+PARAM_MUTATIONS = (
+    "param_dtype",
+    "param_readonly",
+    "param_noncontig",
+    "param_twice",
+    "non_array",
+    "misaligned",
+    "zero_size",
+    "nonfinite",
+    "bad_hyper",
+    "extreme_hyper",
+    "scalar_hyper",
+)
+GRAD_MUTATIONS = (
+    "grad_dtype",
+    "grad_strided",
+    "grad_broadcast",
+    "grad_readonly",
+    "grad_is_param",
+    "grad_view_of_param",
+    "list_length",
+    "shape_mismatch",
+    "non_array",
+    "nonfinite",
+    "shared_grad",
+    "adjacent",
+)
 
 
 def snapshot_optimizer(opt) -> tuple:
     state = getattr(opt, "state", None) or []
-    arrays = [(i, k, np.array(v, copy=True).tobytes() if isinstance(v, np.ndarray)
-               else repr(v)) for i, entry in enumerate(state)
-              for k, v in sorted(entry.items())]
+    arrays = [
+        (
+            i,
+            k,
+            np.array(v, copy=True).tobytes() if isinstance(v, np.ndarray) else repr(v),
+        )
+        for i, entry in enumerate(state)
+        for k, v in sorted(entry.items())
+    ]
     return opt.steps_taken, opt.skipped_steps, arrays
 
 
@@ -897,17 +1022,22 @@ def test_classes_match_reference_or_refuse(cls):
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         memory = Memory(rng)
         count = draw(st.integers(0, 3))
-        shapes = [pick(draw, [(0,), (1,), (7,), (17,), (33,), (3, 5), ()])
-                  for _ in range(count)]
+        shapes = [
+            pick(draw, [(0,), (1,), (7,), (17,), (33,), (3, 5), ()])
+            for _ in range(count)
+        ]
         dtypes = [pick(draw, FLOATS) for _ in range(count)]
         mutation = pick(draw, (None,) + PARAM_MUTATIONS)
         specials = mutation == "nonfinite"
-        params = [memory.array(s, d, values(rng, s, "any", d, specials))
-                  for s, d in zip(shapes, dtypes)]
+        params = [
+            memory.array(s, d, values(rng, s, "any", d, specials))
+            for s, d in zip(shapes, dtypes)
+        ]
         call = Call(kind, [], class_kwargs(draw, cls), memory)
         if mutation is not None:
-            mutate(draw, call, mutation, params, [p for p in params],
-                   {}, shapes, dtypes)
+            mutate(
+                draw, call, mutation, params, [p for p in params], {}, shapes, dtypes
+            )
             CASES[f"{cls}:{mutation}"] += 1
         kwargs = call.kwargs
         if kwargs.get("steps") is not None:
@@ -924,17 +1054,30 @@ def test_classes_match_reference_or_refuse(cls):
             return
         model = None
         for _ in range(draw(st.integers(1, 3))):
-            grads = [memory.array(s, d, values(rng, s, "any", d, False))
-                     if isinstance(d, np.dtype) and d in FLOATS else None
-                     for s, d in zip(shapes, dtypes)]
-            grads = [g if g is not None else memory.array(s, F32, np.ones(s))
-                     for g, s in zip(grads, shapes)]
+            grads = [
+                memory.array(s, d, values(rng, s, "any", d, False))
+                if isinstance(d, np.dtype) and d in FLOATS
+                else None
+                for s, d in zip(shapes, dtypes)
+            ]
+            grads = [
+                g if g is not None else memory.array(s, F32, np.ones(s))
+                for g, s in zip(grads, shapes)
+            ]
             grad_mutation = pick(draw, (None, None) + GRAD_MUTATIONS)
             if grad_mutation is not None:
                 CASES[f"{cls}.step:{grad_mutation}"] += 1
                 gcall = Call(kind, [], {}, memory)
-                mutate(draw, gcall, grad_mutation, list(params), grads, {},
-                       list(shapes), list(dtypes))
+                mutate(
+                    draw,
+                    gcall,
+                    grad_mutation,
+                    list(params),
+                    grads,
+                    {},
+                    list(shapes),
+                    list(dtypes),
+                )
             model = class_step(cls, opt, model, memory, params, grads, kwargs)
             if model is None:
                 return
@@ -988,15 +1131,29 @@ def class_step(cls, opt, model, memory, params, grads, kwargs):
     assert opt.skipped_steps == model.skipped_steps
     old_tree, _ = memory.clone([params, grads])
     for j, (a, e) in enumerate(zip(params, ref_params)):
-        assert close(a, e, old_tree[0][j] if not applied else a, grads[j], 1e3,
-                     float(kwargs.get("weight_decay", 0.0)), a), f"params[{j}]"
+        assert close(
+            a,
+            e,
+            old_tree[0][j] if not applied else a,
+            grads[j],
+            1e3,
+            float(kwargs.get("weight_decay", 0.0)),
+            a,
+        ), f"params[{j}]"
     if applied:
         for j, entry in enumerate(model.state):
             for name, expected_state in entry.items():
                 actual = opt.state[j][name]
                 assert actual.dtype == expected_state.dtype, name
-                assert close(actual, expected_state, expected_state, grads[j], 1e3,
-                             float(kwargs.get("weight_decay", 0.0)), params[j]), name
+                assert close(
+                    actual,
+                    expected_state,
+                    expected_state,
+                    grads[j],
+                    1e3,
+                    float(kwargs.get("weight_decay", 0.0)),
+                    params[j],
+                ), name
                 # Continue the model from the class's own values: each step is
                 # then compared from identical inputs and errors do not add up.
                 expected_state[...] = actual
@@ -1037,17 +1194,26 @@ def make_optimizer(rng, cls, shapes, dtypes, kwargs):
 
 
 def mutate_state_dict(draw, rng, sd: dict, mutation: str) -> dict:
-    sd = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-          for k, v in sd.items()}
-    state_keys = sorted(k for k in sd if k.startswith("state.")
-                        and isinstance(sd[k], np.ndarray) and sd[k].ndim >= 0
-                        and sd[k].dtype.kind == "f")
+    sd = {
+        k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+        for k, v in sd.items()
+    }
+    state_keys = sorted(
+        k
+        for k in sd
+        if k.startswith("state.")
+        and isinstance(sd[k], np.ndarray)
+        and sd[k].ndim >= 0
+        and sd[k].dtype.kind == "f"
+    )
     # The last tensor's entry is the one damaged, so a loader that writes as it
     # checks has already changed the others.
     key = state_keys[-1] if state_keys else None
     if mutation == "numbers_as_0d":
-        return {k: (v if isinstance(v, np.ndarray) else np.asarray(v))
-                for k, v in sd.items()}
+        return {
+            k: (v if isinstance(v, np.ndarray) else np.asarray(v))
+            for k, v in sd.items()
+        }
     if mutation == "through_npz":
         buffer = io.BytesIO()
         np.savez(buffer, **sd)
@@ -1070,8 +1236,11 @@ def mutate_state_dict(draw, rng, sd: dict, mutation: str) -> dict:
     elif mutation == "negative_steps_taken":
         sd["steps_taken"] = -1
     elif mutation == "nan_hyperparameter":
-        names = sorted(k for k in sd if k.startswith("hyperparameters.")
-                       and isinstance(sd[k], float))
+        names = sorted(
+            k
+            for k in sd
+            if k.startswith("hyperparameters.") and isinstance(sd[k], float)
+        )
         if not names:
             return None
         sd[names[-1]] = math.nan
@@ -1080,9 +1249,13 @@ def mutate_state_dict(draw, rng, sd: dict, mutation: str) -> dict:
     elif mutation == "shape":
         sd[key] = np.zeros(sd[key].shape + (2,), sd[key].dtype)
     elif mutation.startswith("dtype_"):
-        dtype = {"dtype_float64": F64, "dtype_float16": F16,
-                 "dtype_int32": np.dtype(np.int32), "dtype_object": np.dtype(object),
-                 "dtype_big_endian": None}[mutation]
+        dtype = {
+            "dtype_float64": F64,
+            "dtype_float16": F16,
+            "dtype_int32": np.dtype(np.int32),
+            "dtype_object": np.dtype(object),
+            "dtype_big_endian": None,
+        }[mutation]
         if dtype is None:
             dtype = sd[key].dtype.newbyteorder(">")
         if dtype == sd[key].dtype:
@@ -1108,9 +1281,16 @@ def same_values(a, b) -> bool:
         a, b = np.asarray(a), np.asarray(b)
         if a.dtype.kind in "fc" and b.dtype.kind in "fc":
             return a.shape == b.shape and np.array_equal(
-                a.astype(np.float64), b.astype(np.float64), equal_nan=True)
+                a.astype(np.float64), b.astype(np.float64), equal_nan=True
+            )
         return a.shape == b.shape and np.array_equal(a, b)
-    return a == b or (a != a and b != b)
+    both_nan = (
+        isinstance(a, float)
+        and isinstance(b, float)
+        and math.isnan(a)
+        and math.isnan(b)
+    )
+    return a == b or both_nan
 
 
 @pytest.mark.parametrize("cls", sorted(CLASSES))
@@ -1122,8 +1302,9 @@ def test_load_state_dict_loads_exactly_or_changes_nothing(cls):
         draw = data.draw
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         count = draw(st.integers(1, 3))
-        shapes = [pick(draw, [(0,), (1,), (7,), (33,), (3, 5), ()])
-                  for _ in range(count)]
+        shapes = [
+            pick(draw, [(0,), (1,), (7,), (33,), (3, 5), ()]) for _ in range(count)
+        ]
         dtypes = [pick(draw, FLOATS) for _ in range(count)]
         kwargs = class_kwargs(draw, cls)
         kwargs["skip_nonfinite"] = False
@@ -1133,8 +1314,10 @@ def test_load_state_dict_loads_exactly_or_changes_nothing(cls):
         target, target_params = make_optimizer(rng, cls, shapes, dtypes, kwargs)
         for opt, params in ((source, source_params), (target, target_params)):
             for _ in range(draw(st.integers(0, 2))):
-                quietly(opt.step, [rng.standard_normal(p.shape).astype(p.dtype)
-                                   for p in params])
+                quietly(
+                    opt.step,
+                    [rng.standard_normal(p.shape).astype(p.dtype) for p in params],
+                )
         mutation = pick(draw, sorted(SD_MUTATIONS))
         sd = mutate_state_dict(draw, rng, source.state_dict(), mutation)
         if sd is None:
@@ -1171,12 +1354,16 @@ def test_zz_fuzz_case_counts():
     """Report how many fuzz cases ran; the file's targets must have run them all."""
     targets = [f"{kind}_step" for kind in STATE_NAMES] + sorted(CLASSES)
     lines = [f"{name}: {CASES[name]} cases" for name in targets]
-    lines += [f"{k}.load_state_dict: {CASES[k + '.load_state_dict']} cases"
-              for k in sorted(CLASSES)]
+    lines += [
+        f"{k}.load_state_dict: {CASES[k + '.load_state_dict']} cases"
+        for k in sorted(CLASSES)
+    ]
     lines += [f"  {name}: {count}" for name, count in sorted(OUTCOMES.items())]
     print("\nfuzz cases\n" + "\n".join(lines))
     total = sum(CASES[t] for t in targets)
-    print(f"total: {total} calls + "
-          f"{sum(CASES[k + '.load_state_dict'] for k in CLASSES)} loads")
+    print(
+        f"total: {total} calls + "
+        f"{sum(CASES[k + '.load_state_dict'] for k in CLASSES)} loads"
+    )
     if CASES["rmsprop_step"]:  # only when the whole file ran
         assert all(CASES[t] >= EXAMPLES // 2 for t in targets), CASES

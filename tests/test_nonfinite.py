@@ -13,31 +13,52 @@ from __future__ import annotations
 import math
 import warnings
 
+import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
-
-import fastrmsprop
 from fastrmsprop import reference
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64),
-          "float16": np.dtype(np.float16), "bfloat16": BF16}
-STATE_DTYPE = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64,
-               np.dtype(np.float16): np.float32, BF16: np.float32}
+DTYPES = {
+    "float32": np.dtype(np.float32),
+    "float64": np.dtype(np.float64),
+    "float16": np.dtype(np.float16),
+    "bfloat16": BF16,
+}
+STATE_DTYPE = {
+    np.dtype(np.float32): np.float32,
+    np.dtype(np.float64): np.float64,
+    np.dtype(np.float16): np.float32,
+    BF16: np.float32,
+}
 LEVELS = fastrmsprop.available_simd_levels()
 # Large enough that two threads each take a share of the last tensor.
-SPLIT = 2 * getattr(getattr(fastrmsprop, "_core", None), "min_elements_per_thread",
-                    32768) + 17
+SPLIT = (
+    2 * getattr(getattr(fastrmsprop, "_core", None), "min_elements_per_thread", 32768)
+    + 17
+)
 SIZES = [1, 7, 8, 9, 17, 33, 64, 65, 1000, SPLIT]
 BAD_VALUES = [math.nan, math.inf, -math.inf]
 KINDS = ["rmsprop", "adagrad", "adam", "adamw"]
 # Options that switch on every state array of each kind.
 OPTIONS = {
-    "rmsprop": dict(lr=1e-2, beta=0.9, momentum=0.9, centered=True, weight_decay=0.1),
-    "adagrad": dict(lr=1e-2, steps=3, lr_decay=0.1, weight_decay=0.1),
-    "adam": dict(lr=1e-3, steps=3, betas=(0.9, 0.999), weight_decay=0.1, amsgrad=True),
-    "adamw": dict(lr=1e-3, steps=3, amsgrad=True),
+    "rmsprop": {
+        "lr": 1e-2,
+        "beta": 0.9,
+        "momentum": 0.9,
+        "centered": True,
+        "weight_decay": 0.1,
+    },
+    "adagrad": {"lr": 1e-2, "steps": 3, "lr_decay": 0.1, "weight_decay": 0.1},
+    "adam": {
+        "lr": 1e-3,
+        "steps": 3,
+        "betas": (0.9, 0.999),
+        "weight_decay": 0.1,
+        "amsgrad": True,
+    },
+    "adamw": {"lr": 1e-3, "steps": 3, "amsgrad": True},
 }
 STATES = {
     "rmsprop": ["square_avgs", "grad_avgs", "momentum_buffers"],
@@ -67,8 +88,10 @@ def make_arrays(kind: str, dtype: np.dtype, rng: np.random.Generator):
         nonneg = name in ("square_avgs", "sums", "exp_avg_sqs", "max_exp_avg_sqs")
         states[name] = [
             (np.abs(rng.standard_normal(n)) + (1.0 if nonneg else 0.0)).astype(
-                STATE_DTYPE[dtype]) if nonneg else
-            (0.1 * rng.standard_normal(n)).astype(STATE_DTYPE[dtype])
+                STATE_DTYPE[dtype]
+            )
+            if nonneg
+            else (0.1 * rng.standard_normal(n)).astype(STATE_DTYPE[dtype])
             for n in SIZES
         ]
     return params, grads, states
@@ -76,22 +99,27 @@ def make_arrays(kind: str, dtype: np.dtype, rng: np.random.Generator):
 
 def call(module, kind: str, params, grads, states, **extra):
     names = STATES[kind]
-    positional = [states[n] for n in names[:POSITIONAL[kind]]]
-    keywords = {n: states[n] for n in names[POSITIONAL[kind]:]}
+    positional = [states[n] for n in names[: POSITIONAL[kind]]]
+    keywords = {n: states[n] for n in names[POSITIONAL[kind] :]}
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return getattr(module, f"{kind}_step")(params, grads, *positional,
-                                              **keywords, **OPTIONS[kind], **extra)
+        return getattr(module, f"{kind}_step")(
+            params, grads, *positional, **keywords, **OPTIONS[kind], **extra
+        )
 
 
 def all_bytes(params, states) -> list[bytes]:
     return [a.tobytes() for a in params] + [
-        a.tobytes() for arrays in states.values() for a in arrays]
+        a.tobytes() for arrays in states.values() for a in arrays
+    ]
 
 
 def copies(params, grads, states):
-    return ([p.copy() for p in params], [g.copy() for g in grads],
-            {k: [a.copy() for a in v] for k, v in states.items()})
+    return (
+        [p.copy() for p in params],
+        [g.copy() for g in grads],
+        {k: [a.copy() for a in v] for k, v in states.items()},
+    )
 
 
 def assert_matches(actual, expected, what: str) -> None:
@@ -99,16 +127,19 @@ def assert_matches(actual, expected, what: str) -> None:
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
     np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"{what}: NaN")
-    np.testing.assert_array_equal(np.isinf(a) * np.sign(a), np.isinf(e) * np.sign(e),
-                                  err_msg=f"{what}: inf")
+    np.testing.assert_array_equal(
+        np.isinf(a) * np.sign(a), np.isinf(e) * np.sign(e), err_msg=f"{what}: inf"
+    )
     finite = np.isfinite(e)
     rtol = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}.get(
-        actual.dtype, 2.0**-7 if actual.dtype == BF16 else 2.0**-10)
+        actual.dtype, 2.0**-7 if actual.dtype == BF16 else 2.0**-10
+    )
     # A cancellation (b = μ·b + u) loses relative accuracy in any evaluation
     # order, so the absolute part of the tolerance follows the array's scale.
     scale = float(np.max(np.abs(e[finite]), initial=0.0))
-    np.testing.assert_allclose(a[finite], e[finite], rtol=rtol, atol=rtol * scale,
-                               err_msg=what)
+    np.testing.assert_allclose(
+        a[finite], e[finite], rtol=rtol, atol=rtol * scale, err_msg=what
+    )
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -128,11 +159,13 @@ def test_skipped_step_writes_nothing(kind, dtype, level, threads):
             bad = BAD_VALUES[(k + tensor) % 3]
             saved = grads[tensor][where].copy()
             grads[tensor][where] = bad
-            applied = call(fastrmsprop, kind, params, grads, states,
-                           skip_nonfinite=True)
+            applied = call(
+                fastrmsprop, kind, params, grads, states, skip_nonfinite=True
+            )
             assert applied is False, (tensor, where, bad)
             assert all_bytes(params, states) == before, (
-                f"tensor {tensor} element {where} = {bad}: something was written")
+                f"tensor {tensor} element {where} = {bad}: something was written"
+            )
             grads[tensor][where] = saved
             tried += 1
     assert [g.tobytes() for g in grads] == grad_bytes
@@ -158,9 +191,13 @@ def test_without_skip_nan_goes_where_the_formula_sends_it(kind, dtype, level, th
     rng = np.random.default_rng(2)
     params, grads, states = make_arrays(kind, DTYPES[dtype], rng)
     last = len(SIZES) - 1
-    for tensor, where, bad in [(0, 0, math.nan), (4, 8, math.inf),
-                               (last, SIZES[last] - 1, -math.inf),
-                               (last, SIZES[last] // 2, math.nan), (8, 31, math.nan)]:
+    for tensor, where, bad in [
+        (0, 0, math.nan),
+        (4, 8, math.inf),
+        (last, SIZES[last] - 1, -math.inf),
+        (last, SIZES[last] // 2, math.nan),
+        (8, 31, math.nan),
+    ]:
         grads[tensor][where] = bad
     params[3][7] = math.nan  # a NaN param, not grad, spreads only to its element
     expected = copies(params, grads, states)
@@ -177,16 +214,19 @@ def test_without_skip_nan_goes_where_the_formula_sends_it(kind, dtype, level, th
 
 
 CLASSES = {
-    "RMSProp": dict(lr=1e-2, momentum=0.9, centered=True, weight_decay=0.1),
-    "Adagrad": dict(lr=1e-2, lr_decay=0.1, weight_decay=0.1),
-    "Adam": dict(lr=1e-3, amsgrad=True, weight_decay=0.1),
-    "AdamW": dict(lr=1e-3, amsgrad=True),
+    "RMSProp": {"lr": 1e-2, "momentum": 0.9, "centered": True, "weight_decay": 0.1},
+    "Adagrad": {"lr": 1e-2, "lr_decay": 0.1, "weight_decay": 0.1},
+    "Adam": {"lr": 1e-3, "amsgrad": True, "weight_decay": 0.1},
+    "AdamW": {"lr": 1e-3, "amsgrad": True},
 }
 
 
 def class_state(opt) -> list[bytes]:
-    return [v.tobytes() if isinstance(v, np.ndarray) else repr(v)
-            for entry in opt.state for _, v in sorted(entry.items())]
+    return [
+        v.tobytes() if isinstance(v, np.ndarray) else repr(v)
+        for entry in opt.state
+        for _, v in sorted(entry.items())
+    ]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

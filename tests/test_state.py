@@ -14,11 +14,10 @@ import io
 import math
 import pickle
 
+import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
-
-import fastrmsprop
 from fastrmsprop import schedules
 
 SHAPES = [(33,), (4, 5), (17,), (9,), ()]
@@ -28,26 +27,36 @@ STEPS = 5
 COMBOS = {
     "RMSProp": {
         "defaults": {},
-        "momentum": dict(momentum=0.9, weight_decay=1e-2),
-        "centered-nesterov": dict(centered=True, momentum=0.5, nesterov=True),
-        "tf1": dict(preset="tf1", lr=1e-2, momentum=0.9),
-        "keras": dict(preset="keras", weight_decay=1e-2, centered=True),
-        "flags": dict(eps_in_sqrt=True, lr_in_momentum=True, momentum=0.3,
-                      maximize=True, decoupled_weight_decay=True, weight_decay=0.1),
+        "momentum": {"momentum": 0.9, "weight_decay": 1e-2},
+        "centered-nesterov": {"centered": True, "momentum": 0.5, "nesterov": True},
+        "tf1": {"preset": "tf1", "lr": 1e-2, "momentum": 0.9},
+        "keras": {"preset": "keras", "weight_decay": 1e-2, "centered": True},
+        "flags": {
+            "eps_in_sqrt": True,
+            "lr_in_momentum": True,
+            "momentum": 0.3,
+            "maximize": True,
+            "decoupled_weight_decay": True,
+            "weight_decay": 0.1,
+        },
     },
     "Adagrad": {
         "defaults": {},
-        "decay": dict(lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.1),
-        "flags": dict(eps_in_sqrt=True, maximize=True),
+        "decay": {
+            "lr_decay": 0.1,
+            "weight_decay": 0.1,
+            "initial_accumulator_value": 0.1,
+        },
+        "flags": {"eps_in_sqrt": True, "maximize": True},
     },
     "Adam": {
         "defaults": {},
-        "amsgrad": dict(amsgrad=True, weight_decay=0.1),
-        "flags": dict(maximize=True, betas=(0.5, 0.9), eps=1e-6),
+        "amsgrad": {"amsgrad": True, "weight_decay": 0.1},
+        "flags": {"maximize": True, "betas": (0.5, 0.9), "eps": 1e-6},
     },
     "AdamW": {
         "defaults": {},
-        "amsgrad": dict(amsgrad=True, weight_decay=0.1),
+        "amsgrad": {"amsgrad": True, "weight_decay": 0.1},
     },
 }
 CASES = [(cls, name) for cls in COMBOS for name in COMBOS[cls]]
@@ -68,8 +77,10 @@ def initial_params(seed: int = 0) -> list[np.ndarray]:
 
 def grad_sequence(count: int, seed: int = 1) -> list[list[np.ndarray]]:
     rng = np.random.default_rng(seed)
-    return [[rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES)]
-            for _ in range(count)]
+    return [
+        [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES)]
+        for _ in range(count)
+    ]
 
 
 def array_bytes(sd: dict) -> dict:
@@ -138,7 +149,7 @@ def test_loading_restores_hyperparameters_and_counters(cls, combo):
     options = COMBOS[cls][combo]
     grads = grad_sequence(4)
     whole_params = initial_params()
-    whole = run(cls, options, whole_params, grads)
+    run(cls, options, whole_params, grads)
 
     params = initial_params()
     first = run(cls, options, params, grads[:2])
@@ -154,8 +165,11 @@ def test_loading_restores_hyperparameters_and_counters(cls, combo):
 @pytest.mark.parametrize("cls", sorted(COMBOS))
 def test_schedule_continues_from_the_saved_step(cls):
     """With a schedule the dict holds the step count; the schedule resumes there."""
-    options = dict(lr=schedules.warmup(schedules.cosine_decay(0.05, total_steps=6),
-                                       warmup_steps=2))
+    options = {
+        "lr": schedules.warmup(
+            schedules.cosine_decay(0.05, total_steps=6), warmup_steps=2
+        )
+    }
     grads = grad_sequence(STEPS)
     whole_params = initial_params()
     run(cls, options, whole_params, grads)
@@ -193,11 +207,20 @@ def test_loaded_state_is_not_shared(cls):
 
 
 def snapshot(opt, params) -> tuple:
-    state = [(i, k, v.tobytes() if isinstance(v, np.ndarray) else v)
-             for i, entry in enumerate(opt.state) for k, v in sorted(entry.items())]
+    state = [
+        (i, k, v.tobytes() if isinstance(v, np.ndarray) else v)
+        for i, entry in enumerate(opt.state)
+        for k, v in sorted(entry.items())
+    ]
     hyper = repr(sorted(getattr(opt, "hyperparameters", {}).items()))
-    return ([p.tobytes() for p in params], state, opt.steps_taken,
-            opt.skipped_steps, hyper, repr(opt.lr))
+    return (
+        [p.tobytes() for p in params],
+        state,
+        opt.steps_taken,
+        opt.skipped_steps,
+        hyper,
+        repr(opt.lr),
+    )
 
 
 def reshaped_last(shape):
@@ -210,8 +233,11 @@ def bad_dicts(cls: str):
     grads = grad_sequence(1)
     good = run(cls, options, initial_params(), grads).state_dict()
     last = len(SHAPES) - 1
-    state_keys = sorted(k for k in good if k.startswith(f"state.{last}.")
-                        and isinstance(good[k], np.ndarray))
+    state_keys = sorted(
+        k
+        for k in good
+        if k.startswith(f"state.{last}.") and isinstance(good[k], np.ndarray)
+    )
 
     def changed(**entries):
         sd = copy.deepcopy(good)
@@ -227,8 +253,10 @@ def bad_dicts(cls: str):
     yield "dtype", changed(**{key: good[key].astype(np.float64)})
     yield "half-state", changed(**{key: good[key].astype(np.float16)})
     yield "missing-key", changed(**{key: None})
-    yield "extra-key", changed(**{f"state.{last + 1}.{key.split('.')[-1]}":
-                                  good[key].copy()})
+    yield (
+        "extra-key",
+        changed(**{f"state.{last + 1}.{key.split('.')[-1]}": good[key].copy()}),
+    )
     yield "unknown-name", changed(**{f"state.{last}.velocity": good[key].copy()})
     yield "list-value", changed(**{key: good[key].tolist()})
     yield "negative-steps", changed(steps_taken=-1)
@@ -242,11 +270,18 @@ def bad_dicts(cls: str):
     # Another param dtype in the last tensor.
     params = initial_params()
     params[last] = params[last].astype(np.float64)
-    yield "param-dtype", run(cls, options, params,
-                             [g[:-1] + [g[-1].astype(np.float64)]
-                              for g in grads]).state_dict()
-    other = {"RMSProp": "Adagrad", "Adagrad": "Adam", "Adam": "RMSProp",
-             "AdamW": "Adam"}[cls]
+    yield (
+        "param-dtype",
+        run(
+            cls, options, params, [g[:-1] + [g[-1].astype(np.float64)] for g in grads]
+        ).state_dict(),
+    )
+    other = {
+        "RMSProp": "Adagrad",
+        "Adagrad": "Adam",
+        "Adam": "RMSProp",
+        "AdamW": "Adam",
+    }[cls]
     yield "other-class", run(other, {}, initial_params(), grads).state_dict()
     if cls == "RMSProp":
         yield "momentum-without-buffer", changed(**{"hyperparameters.momentum": 0.9})

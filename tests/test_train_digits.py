@@ -3,6 +3,7 @@
 import importlib.util
 import inspect
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "examples" / "train_digit
 def _load_script():
     spec = importlib.util.spec_from_file_location("train_digits", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up by name while the script is being executed.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

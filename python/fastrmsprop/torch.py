@@ -13,6 +13,7 @@ This module is the only place in fastrmsprop that imports torch.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -52,10 +53,11 @@ def _bfloat16_numpy_dtype() -> Any:
 
 def _numpy_view(tensor: torch.Tensor) -> np.ndarray:
     """A NumPy array on the tensor's own memory (no copy, any strides)."""
-    tensor = tensor.detach()
+    if tensor.requires_grad:
+        tensor = tensor.detach()
     if tensor.is_neg():
         tensor = tensor.resolve_neg()
-    if tensor.dtype == torch.bfloat16:
+    if tensor.dtype is torch.bfloat16:
         return tensor.view(torch.int16).numpy().view(_bfloat16_numpy_dtype())
     return tensor.numpy()
 
@@ -63,6 +65,18 @@ def _numpy_view(tensor: torch.Tensor) -> np.ndarray:
 def _layout(tensor: torch.Tensor) -> tuple:
     """What a NumPy view of the tensor depends on."""
     return (tensor.data_ptr(), tensor.dtype, tensor.shape, tensor.stride())
+
+
+def _locate(error: Exception, entries: list) -> Exception:
+    """The kernel's error with the position of the param it names in the groups.
+
+    The kernel numbers the tensors of one call, which may span several groups.
+    """
+    match = re.match(r"\w+\[(\d+)\]", str(error))
+    if match is None or int(match.group(1)) >= len(entries):
+        return error
+    i, j = entries[int(match.group(1))][3]
+    return type(error)(f"{error} ({match.group(0)} is param_groups[{i}]['params'][{j}])")
 
 
 def _scalar(value: Any) -> float:
@@ -282,7 +296,7 @@ class _KernelOptimizer(torch.optim.Optimizer):
                         param_state[name] = self._new_state(param)
                 if entries is None:
                     entries = calls.setdefault(key, [])
-                entries.append((group, param, param_state))
+                entries.append((group, param, param_state, (i, j)))
         return calls
 
     def _update(self) -> None:
@@ -292,36 +306,47 @@ class _KernelOptimizer(torch.optim.Optimizer):
         # One call can skip atomically by itself; several calls must agree first.
         skip_in_kernel = self.skip_nonfinite and len(calls) == 1
         if self.skip_nonfinite and not skip_in_kernel:
-            grads = [p.grad for entries in calls.values() for _, p, _ in entries]
+            grads = [p.grad for entries in calls.values() for _, p, _, _ in entries]
             if not all(bool(torch.isfinite(g).all()) for g in grads):
                 self.skipped_steps += 1
                 logger.debug("skipped a step with a non-finite grad")
                 return
 
+        counters = []
         for key, entries in calls.items():
-            applied = self._run_call(key, entries, skip_in_kernel)
+            applied = self._run_call(key, entries, skip_in_kernel, counters)
             if applied is False:
                 self.skipped_steps += 1
                 logger.debug("skipped a step with a non-finite grad")
                 return
+        for counter in counters:
+            np.add(counter, 1, out=counter)
 
-        steps = [s["step"] for entries in calls.values() for _, _, s in entries]
-        torch._foreach_add_(steps, 1)
-
-    def _run_call(self, key: tuple, entries: list, skip: bool) -> bool | None:
+    def _run_call(
+        self, key: tuple, entries: list, skip: bool, counters: list
+    ) -> bool | None:
+        """One kernel call; appends the NumPy views of the step counters it used."""
         names = self._needed_state(entries[0][0])
-        steps = [int(s["step"]) + 1 for _, _, s in entries]
-        if self.state_dtype == "param" and any(
-            p.dtype in _LOW_PRECISION for _, p, _ in entries
-        ):
-            return self._run_upcast(key, entries, names, steps, skip)
         view = self._view
-        params = [view(p, "", p) for _, p, _ in entries]
-        grads = [_numpy_view(p.grad) for _, p, _ in entries]
-        states = {
-            name: [view(p, name, s[name]) for _, p, s in entries] for name in names
-        }
-        return self._call_kernel(key, params, grads, states, steps, skip)
+        # The step counters are 0-d tensors as in torch; incrementing them through
+        # cached views is one NumPy operation each instead of one torch operation.
+        step_views = [view(p, "step", s["step"]) for _, p, s, _ in entries]
+        steps = [int(v) + 1 for v in step_views]
+        counters.extend(step_views)
+        try:
+            if self.state_dtype == "param" and any(
+                p.dtype in _LOW_PRECISION for _, p, _, _ in entries
+            ):
+                return self._run_upcast(key, entries, names, steps, skip)
+            params = [view(p, "", p) for _, p, _, _ in entries]
+            grads = [_numpy_view(p.grad) for _, p, _, _ in entries]
+            states = {
+                name: [view(p, name, s[name]) for _, p, s, _ in entries]
+                for name in names
+            }
+            return self._call_kernel(key, params, grads, states, steps, skip)
+        except (TypeError, ValueError) as error:
+            raise _locate(error, entries) from error
 
     def _run_upcast(
         self,
@@ -334,15 +359,15 @@ class _KernelOptimizer(torch.optim.Optimizer):
         # state_dtype="param" for low-precision params: the kernel computes with
         # float32 state only, so those params and their state go through float32
         # copies that are rounded back (to nearest even) after the call.
-        upcast = [p.dtype in _LOW_PRECISION for _, p, _ in entries]
+        upcast = [p.dtype in _LOW_PRECISION for _, p, _, _ in entries]
 
         def operand(tensor: torch.Tensor, is_upcast: bool) -> torch.Tensor:
             return tensor.float() if is_upcast else tensor
 
-        params = [operand(p, u) for (_, p, _), u in zip(entries, upcast)]
-        grads = [operand(p.grad, u) for (_, p, _), u in zip(entries, upcast)]
+        params = [operand(p, u) for (_, p, _, _), u in zip(entries, upcast)]
+        grads = [operand(p.grad, u) for (_, p, _, _), u in zip(entries, upcast)]
         states = {
-            name: [operand(s[name], u) for (_, _, s), u in zip(entries, upcast)]
+            name: [operand(s[name], u) for (_, _, s, _), u in zip(entries, upcast)]
             for name in names
         }
         applied = self._call_kernel(
@@ -355,7 +380,7 @@ class _KernelOptimizer(torch.optim.Optimizer):
         )
         if applied is False:
             return applied
-        for index, ((_, param, param_state), is_upcast) in enumerate(
+        for index, ((_, param, param_state, _), is_upcast) in enumerate(
             zip(entries, upcast)
         ):
             if is_upcast:
