@@ -20,8 +20,9 @@ import tracemalloc
 from typing import Any
 
 import _harness as h
-import fastrmsprop
 import numpy as np
+
+import fastrmsprop
 
 CASES = ("rmsprop", "rmsprop-centered-momentum", "adagrad", "adam", "amsgrad")
 

@@ -22,8 +22,9 @@ import sys
 from typing import Any
 
 import _harness as h
-import fastrmsprop
 import numpy as np
+
+import fastrmsprop
 
 DEFAULT_SIZES = "1e3,1e4,1e5,1e6,1e7"
 LARGE_SIZES = (60_000_000, 100_000_000)

@@ -20,8 +20,9 @@ import sys
 from typing import Any
 
 import _harness as h
-import fastrmsprop
 import numpy as np
+
+import fastrmsprop
 
 COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 500)
 TINY = 8

@@ -26,30 +26,40 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 import fastrmsprop
 import fastrmsprop.torch as ft
+import torch
 
 # name -> (family, factory(params, lr)); the families share a learning rate.
 VARIANTS: dict[str, tuple[str, Callable]] = {
-    "torch RMSprop": ("rmsprop", lambda p, lr: torch.optim.RMSprop(
-        p, lr=lr, foreach=False)),
-    "torch RMSprop foreach": ("rmsprop", lambda p, lr: torch.optim.RMSprop(
-        p, lr=lr, foreach=True)),
+    "torch RMSprop": (
+        "rmsprop",
+        lambda p, lr: torch.optim.RMSprop(p, lr=lr, foreach=False),
+    ),
+    "torch RMSprop foreach": (
+        "rmsprop",
+        lambda p, lr: torch.optim.RMSprop(p, lr=lr, foreach=True),
+    ),
     "fastrmsprop RMSprop": ("rmsprop", lambda p, lr: ft.RMSprop(p, lr=lr)),
     "torch Adam": ("adam", lambda p, lr: torch.optim.Adam(p, lr=lr, foreach=False)),
-    "torch Adam foreach": ("adam", lambda p, lr: torch.optim.Adam(
-        p, lr=lr, foreach=True)),
-    "torch Adam fused": ("adam", lambda p, lr: torch.optim.Adam(
-        p, lr=lr, fused=True)),
+    "torch Adam foreach": (
+        "adam",
+        lambda p, lr: torch.optim.Adam(p, lr=lr, foreach=True),
+    ),
+    "torch Adam fused": ("adam", lambda p, lr: torch.optim.Adam(p, lr=lr, fused=True)),
     "fastrmsprop Adam": ("adam", lambda p, lr: ft.Adam(p, lr=lr)),
-    "torch Adagrad": ("adagrad", lambda p, lr: torch.optim.Adagrad(
-        p, lr=lr, foreach=False)),
-    "torch Adagrad foreach": ("adagrad", lambda p, lr: torch.optim.Adagrad(
-        p, lr=lr, foreach=True)),
-    "torch Adagrad fused": ("adagrad", lambda p, lr: torch.optim.Adagrad(
-        p, lr=lr, fused=True)),
+    "torch Adagrad": (
+        "adagrad",
+        lambda p, lr: torch.optim.Adagrad(p, lr=lr, foreach=False),
+    ),
+    "torch Adagrad foreach": (
+        "adagrad",
+        lambda p, lr: torch.optim.Adagrad(p, lr=lr, foreach=True),
+    ),
+    "torch Adagrad fused": (
+        "adagrad",
+        lambda p, lr: torch.optim.Adagrad(p, lr=lr, fused=True),
+    ),
     "fastrmsprop Adagrad": ("adagrad", lambda p, lr: ft.Adagrad(p, lr=lr)),
 }
 
@@ -84,8 +94,9 @@ def load_text(max_chars: int) -> str:
 class CharTransformer(torch.nn.Module):
     """A decoder-only transformer: embeddings, pre-norm causal blocks, a head."""
 
-    def __init__(self, vocab: int, width: int, layers: int, heads: int,
-                 context: int) -> None:
+    def __init__(
+        self, vocab: int, width: int, layers: int, heads: int, context: int
+    ) -> None:
         super().__init__()
         self.token = torch.nn.Embedding(vocab, width)
         self.position = torch.nn.Embedding(context, width)
@@ -109,15 +120,15 @@ class CharTransformer(torch.nn.Module):
         return self.head(self.norm(hidden))
 
 
-def batches(data: torch.Tensor, steps: int, batch: int, context: int,
-            seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    data: torch.Tensor, steps: int, batch: int, context: int, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The same (input, target) batches for every run."""
     generator = torch.Generator().manual_seed(seed)
-    starts = torch.randint(len(data) - context - 1, (steps, batch),
-                           generator=generator)
+    starts = torch.randint(len(data) - context - 1, (steps, batch), generator=generator)
     result = []
     for row in starts:
-        windows = torch.stack([data[s:s + context + 1] for s in row.tolist()])
+        windows = torch.stack([data[s : s + context + 1] for s in row.tolist()])
         result.append((windows[:, :-1], windows[:, 1:]))
     return result
 
@@ -127,8 +138,9 @@ def build_model(args: argparse.Namespace, vocab: int) -> CharTransformer:
     return CharTransformer(vocab, args.width, args.layers, args.heads, args.context)
 
 
-def train(variant: str, args: argparse.Namespace, vocab: int,
-          data: list) -> tuple[list[float], list[float], list[float]]:
+def train(
+    variant: str, args: argparse.Namespace, vocab: int, data: list
+) -> tuple[list[float], list[float], list[float]]:
     """Losses, optimizer-step seconds and training-step seconds of one run."""
     family, factory = VARIANTS[variant]
     model = build_model(args, vocab)
@@ -151,8 +163,9 @@ def train(variant: str, args: argparse.Namespace, vocab: int,
     return losses, step_times, total_times
 
 
-def bench_steps(variants: list[str], args: argparse.Namespace, vocab: int,
-                data: list) -> dict[str, list[float]]:
+def bench_steps(
+    variants: list[str], args: argparse.Namespace, vocab: int, data: list
+) -> dict[str, list[float]]:
     """Seconds per optimizer step alone, on the model's params and real grads.
 
     Every variant steps its own copy of the same model with the same grads; the
@@ -188,47 +201,61 @@ def print_curves(names: list[str], runs: dict, every: int) -> None:
     last = "".join(f"{runs[n][0][-1]:>{width}.4f}" for n in names)
     print(f"{steps - 1:>4}{last}")
     print()
-    print(f"{'run':<24}{'optimizer step ms':>20}{'training step ms':>18}"
-          f"{'step share':>12}")
+    print(
+        f"{'run':<24}{'optimizer step ms':>20}{'training step ms':>18}"
+        f"{'step share':>12}"
+    )
     for name in names:
         _, step_times, total_times = runs[name]
         # The first steps create state and warm caches; leave them out.
         step_ms = 1e3 * statistics.median(step_times[2:] or step_times)
         total_ms = 1e3 * statistics.median(total_times[2:] or total_times)
-        print(f"{name:<24}{step_ms:>20.2f}{total_ms:>18.1f}"
-              f"{step_ms / total_ms:>12.1%}")
+        print(f"{name:<24}{step_ms:>20.2f}{total_ms:>18.1f}{step_ms / total_ms:>12.1%}")
 
 
 def print_bench(times: dict[str, list[float]], params: int) -> None:
-    print(f"{'optimizer step alone':<24}{'median ms':>12}{'min ms':>10}"
-          f"{'ns/param':>10}{'vs ours':>10}")
-    ours = {family: statistics.median(times[n]) for n, (family, _) in
-            VARIANTS.items() if n.startswith("fastrmsprop") and n in times}
+    print(
+        f"{'optimizer step alone':<24}{'median ms':>12}{'min ms':>10}"
+        f"{'ns/param':>10}{'vs ours':>10}"
+    )
+    ours = {
+        family: statistics.median(times[n])
+        for n, (family, _) in VARIANTS.items()
+        if n.startswith("fastrmsprop") and n in times
+    }
     for name, seconds in times.items():
         median = statistics.median(seconds)
         family = VARIANTS[name][0]
         ratio = median / ours[family] if family in ours else math.nan
-        print(f"{name:<24}{1e3 * median:>12.3f}{1e3 * min(seconds):>10.3f}"
-              f"{1e9 * median / params:>10.2f}{ratio:>9.2f}x")
+        print(
+            f"{name:<24}{1e3 * median:>12.3f}{1e3 * min(seconds):>10.3f}"
+            f"{1e9 * median / params:>10.2f}{ratio:>9.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--optimizer", default="rmsprop",
-                        choices=["rmsprop", "adam", "adagrad", "all"],
-                        help="family whose torch and fastrmsprop runs are trained "
-                             "and timed (default: rmsprop)")
-    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument(
+        "--optimizer",
+        default="rmsprop",
+        choices=["rmsprop", "adam", "adagrad", "all"],
+        help="family whose torch and fastrmsprop runs are trained "
+        "and timed (default: rmsprop)",
+    )
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--context", type=int, default=128)
     parser.add_argument("--width", type=int, default=192)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--print-every", type=int, default=10)
-    parser.add_argument("--bench-repeats", type=int, default=30,
-                        help="optimizer steps timed alone per variant "
-                             "(0 skips the table)")
+    parser.add_argument("--print-every", type=int, default=20)
+    parser.add_argument(
+        "--bench-repeats",
+        type=int,
+        default=30,
+        help="optimizer steps timed alone per variant (0 skips the table)",
+    )
     parser.add_argument("--max-chars", type=int, default=2_000_000)
     args = parser.parse_args(argv)
 
@@ -238,15 +265,20 @@ def main(argv: list[str] | None = None) -> None:
     data = torch.tensor([index[c] for c in text], dtype=torch.long)
     vocab = len(alphabet)
     params = sum(p.numel() for p in build_model(args, vocab).parameters())
-    print(f"text: {len(text):,} characters of the Python {sys.version.split()[0]} "
-          f"standard library, vocabulary {vocab}")
-    print(f"model: {params:,} params; torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads; fastrmsprop backend "
-          f"{fastrmsprop.backend()}")
+    print(
+        f"text: {len(text):,} characters of the Python {sys.version.split()[0]} "
+        f"standard library, vocabulary {vocab}"
+    )
+    print(
+        f"model: {params:,} params; torch {torch.__version__} with "
+        f"{torch.get_num_threads()} threads; fastrmsprop backend "
+        f"{fastrmsprop.backend()}"
+    )
     print()
 
-    families = (["rmsprop", "adam", "adagrad"] if args.optimizer == "all"
-                else [args.optimizer])
+    families = (
+        ["rmsprop", "adam", "adagrad"] if args.optimizer == "all" else [args.optimizer]
+    )
     training = batches(data, args.steps, args.batch, args.context, args.seed)
     for family in families:
         names = TRAINED[family]
@@ -258,8 +290,12 @@ def main(argv: list[str] | None = None) -> None:
         variants = [n for n, (family, _) in VARIANTS.items() if family in families]
         if args.optimizer == "rmsprop":
             # The fused torch kernels exist for Adam and Adagrad, not RMSprop.
-            variants += ["torch Adam fused", "fastrmsprop Adam",
-                         "torch Adagrad fused", "fastrmsprop Adagrad"]
+            variants += [
+                "torch Adam fused",
+                "fastrmsprop Adam",
+                "torch Adagrad fused",
+                "fastrmsprop Adagrad",
+            ]
         print_bench(bench_steps(variants, args, vocab, training), params)
 
 

@@ -42,7 +42,9 @@ def test_installed_build_uses_the_kernels():
 
 
 @pytest.mark.skipif(FORCED_NUMPY, reason="needs the compiled kernels")
-def test_set_simd_level_refuses_unknown_and_unavailable_levels(restore_backend_settings):
+def test_set_simd_level_refuses_unknown_and_unavailable_levels(
+    restore_backend_settings,
+):
     with pytest.raises(ValueError, match="unknown name 'sse9'"):
         fastrmsprop.set_simd_level("sse9")
     missing = {"scalar", "avx2", "avx512"} - set(fastrmsprop.available_simd_levels())
@@ -67,8 +69,10 @@ def test_thread_count_round_trips_and_rejects_zero(restore_backend_settings):
 @pytest.mark.skipif(FORCED_NUMPY, reason="needs the compiled kernels")
 def test_environment_forces_an_available_level_and_refuses_a_missing_one():
     for level in fastrmsprop.available_simd_levels():
-        done = run_python("import fastrmsprop; print(fastrmsprop.simd_level())",
-                          FASTRMSPROP_SIMD=level)
+        done = run_python(
+            "import fastrmsprop; print(fastrmsprop.simd_level())",
+            FASTRMSPROP_SIMD=level,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == level
     for level in {"avx2", "avx512"} - set(fastrmsprop.available_simd_levels()):
@@ -177,12 +181,19 @@ def test_schedule_returning_a_bad_lr_raises_before_writing():
     assert opt.state[0]["step"] == 1
 
 
-@pytest.mark.parametrize("cls", [fastrmsprop.RMSProp, fastrmsprop.Adagrad,
-                                 fastrmsprop.Adam, fastrmsprop.AdamW])
+@pytest.mark.parametrize(
+    "cls",
+    [fastrmsprop.RMSProp, fastrmsprop.Adagrad, fastrmsprop.Adam, fastrmsprop.AdamW],
+)
 def test_state_dict_round_trip_through_savez_and_pickle(cls, tmp_path):
     rng = np.random.default_rng(3)
-    grads = [[rng.standard_normal((3, 2)).astype(np.float32),
-              rng.standard_normal(5).astype(np.float32)] for _ in range(4)]
+    grads = [
+        [
+            rng.standard_normal((3, 2)).astype(np.float32),
+            rng.standard_normal(5).astype(np.float32),
+        ]
+        for _ in range(4)
+    ]
     kwargs = {"momentum": 0.9, "centered": True} if cls is fastrmsprop.RMSProp else {}
     params = [np.ones((3, 2), np.float32), np.ones(5, np.float32)]
     opt = cls(params, **kwargs)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 
-import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
+
+import fastrmsprop
 
 THREADS = 4
 STEPS = 12

@@ -24,13 +24,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
-from fastrmsprop import reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import fastrmsprop
+from fastrmsprop import reference
 
 EXAMPLES = int(os.environ.get("FASTRMSPROP_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(

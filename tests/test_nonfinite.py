@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import warnings
 
-import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
+
+import fastrmsprop
 from fastrmsprop import reference
 
 BF16 = np.dtype(ml_dtypes.bfloat16)

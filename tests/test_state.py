@@ -14,10 +14,11 @@ import io
 import math
 import pickle
 
-import fastrmsprop
 import ml_dtypes
 import numpy as np
 import pytest
+
+import fastrmsprop
 from fastrmsprop import schedules
 
 SHAPES = [(33,), (4, 5), (17,), (9,), ()]

@@ -6,10 +6,14 @@ steps and compares every param and every state tensor after each step.
 
 Tolerances (torch.testing.assert_close, rtol / atol):
 
-| dtype   | params and state  | why                                             |
-|---------|-------------------|-------------------------------------------------|
-| float64 | 1e-12 / 1e-14     | a few ulps per op (FMA contraction, op order)   |
-| float32 | 1e-5 / 1e-6       | the same ulps at float32, grown by momentum     |
+| dtype   | params and state | why                                              |
+|---------|------------------|--------------------------------------------------|
+| float64 | 1e-12 / 1e-14    | a few ulps per op (FMA contraction, op order)    |
+| float32 | 1e-5 / 1e-6      | the same ulps at float32, grown by momentum      |
+
+Measured worst absolute differences over all cases with the compiled kernel:
+2.2e-16 (float64) and 4.5e-8 (float32); the NumPy reference backend, whose float32
+operations are ordered differently, reaches 9.5e-7 on a momentum buffer.
 
 The configurations are those torch's own optimizer tests use on CPU
 (torch/testing/_internal/common_optimizers.py, optim_inputs_func_*), plus
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 import subprocess
 import sys
 
@@ -28,8 +33,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import fastrmsprop  # noqa: E402
-import fastrmsprop.torch as ft  # noqa: E402
+import fastrmsprop
+import fastrmsprop.torch as ft
 
 TOLERANCES = {
     torch.float64: {"rtol": 1e-12, "atol": 1e-14},
@@ -86,8 +91,13 @@ CASES = (
     [("RMSprop", d, k) for d, k in RMSPROP_CONFIGS.items()]
     + [("Adagrad", d, k) for d, k in ADAGRAD_CONFIGS.items()]
     + [("Adam", d, k) for d, k in ADAM_CONFIGS.items()]
-    + [("Adam", "decoupled_weight_decay", {"weight_decay": 0.1,
-                                           "decoupled_weight_decay": True})]
+    + [
+        (
+            "Adam",
+            "decoupled_weight_decay",
+            {"weight_decay": 0.1, "decoupled_weight_decay": True},
+        )
+    ]
     + [("AdamW", d, k) for d, k in ADAM_CONFIGS.items()]
 )
 
@@ -141,7 +151,7 @@ def assert_same(
 ) -> None:
     for index, (mine, reference) in enumerate(zip(params_ours, params_theirs)):
         torch.testing.assert_close(
-            mine, reference, **tolerance, msg=lambda m: f"param {index}: {m}"
+            mine, reference, **tolerance, msg=lambda m, i=index: f"param {i}: {m}"
         )
     state_ours = ours.state_dict()["state"]
     state_theirs = theirs.state_dict()["state"]
@@ -158,13 +168,11 @@ def assert_same(
                     mine,
                     value,
                     **tolerance,
-                    msg=lambda m: f"state {index} {name}: {m}",
+                    msg=lambda m, i=index, n=name: f"state {i} {n}: {m}",
                 )
 
 
-def run_pair(
-    name: str, config: dict, dtype: torch.dtype, steps: range
-) -> tuple:
+def run_pair(name: str, config: dict, dtype: torch.dtype, steps: range) -> tuple:
     params_theirs = make_params(dtype)
     params_ours = clone_params(params_theirs)
     kwargs = kwargs_for(config, dtype)
@@ -193,14 +201,11 @@ def test_state_dict_crosses_over_mid_run(case: tuple) -> None:
     """Our state dict continues in torch's optimizer and torch's in ours."""
     name, _, config = case
     dtype = torch.float64
-    ours, theirs, params_ours, params_theirs = run_pair(
-        name, config, dtype, range(3)
-    )
+    ours, theirs, params_ours, params_theirs = run_pair(name, config, dtype, range(3))
     kwargs = kwargs_for(config, dtype)
     params_a = clone_params(params_ours)
     params_b = clone_params(params_theirs)
-    torch_from_ours = getattr(torch.optim, name)(groups_for(params_a, kwargs),
-                                                 **kwargs)
+    torch_from_ours = getattr(torch.optim, name)(groups_for(params_a, kwargs), **kwargs)
     ours_from_torch = getattr(ft, name)(groups_for(params_b, kwargs), **kwargs)
     torch_from_ours.load_state_dict(copy.deepcopy(ours.state_dict()))
     ours_from_torch.load_state_dict(copy.deepcopy(theirs.state_dict()))
@@ -221,9 +226,7 @@ def test_param_groups_match_torch(name: str) -> None:
     reference = getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)])
     assert mine.defaults.items() >= reference.defaults.items()
     group_ours = {k: v for k, v in mine.param_groups[0].items() if k != "params"}
-    group_torch = {
-        k: v for k, v in reference.param_groups[0].items() if k != "params"
-    }
+    group_torch = {k: v for k, v in reference.param_groups[0].items() if k != "params"}
     assert group_ours.items() >= group_torch.items()
 
 
@@ -269,8 +272,7 @@ def test_closure_and_scheduler_match_torch(name: str) -> None:
         for scheduler in schedulers:
             scheduler.step()
         assert ours.param_groups[0]["lr"] == theirs.param_groups[0]["lr"]
-        for mine, reference in zip(model_ours.parameters(),
-                                   model_theirs.parameters()):
+        for mine, reference in zip(model_ours.parameters(), model_theirs.parameters()):
             torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-14)
     assert ours.param_groups[0]["lr"] == 0.05 * 0.5**3
 
@@ -296,8 +298,9 @@ LOW_PRECISION_ULP = {torch.bfloat16: 2.0**-8, torch.float16: 2.0**-11}
 class RoundedTorch:
     """torch.optim on float32 copies of low-precision params, rounded back."""
 
-    def __init__(self, name: str, params: list, state_dtype: torch.dtype,
-                 **kwargs) -> None:
+    def __init__(
+        self, name: str, params: list, state_dtype: torch.dtype, **kwargs
+    ) -> None:
         self.params = params
         self.state_dtype = state_dtype
         self.wide = [p.detach().float().requires_grad_() for p in params]
@@ -317,8 +320,9 @@ class RoundedTorch:
                         value.copy_(value.to(self.state_dtype))
 
 
-@pytest.mark.parametrize("state_dtype", [None, "param"], ids=["f32-state",
-                                                               "param-state"])
+@pytest.mark.parametrize(
+    "state_dtype", [None, "param"], ids=["f32-state", "param-state"]
+)
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize(
     "case",
@@ -365,7 +369,9 @@ def test_low_precision_matches_rounded_torch(case, dtype, state_dtype) -> None:
                     torch.testing.assert_close(mine, value, rtol=1e-3, atol=1e-5)
                 else:
                     torch.testing.assert_close(
-                        mine.float(), value.float(), rtol=2 * LOW_PRECISION_ULP[dtype],
+                        mine.float(),
+                        value.float(),
+                        rtol=2 * LOW_PRECISION_ULP[dtype],
                         atol=1e-5,
                     )
 
@@ -459,8 +465,11 @@ def test_one_kernel_call_on_the_tensors_own_memory(monkeypatch) -> None:
     params = make_params(torch.float32)
     # Two groups with equal hyperparameters share one call; a third does not.
     optimizer = ft.Adam(
-        [{"params": params[:2]}, {"params": params[2:4]},
-         {"params": params[4:], "lr": 0.5}]
+        [
+            {"params": params[:2]},
+            {"params": params[2:4]},
+            {"params": params[4:], "lr": 0.5},
+        ]
     )
     set_grads(params, 0, torch.float32)
     optimizer.step()
@@ -640,8 +649,12 @@ def test_rmsprop_extras_follow_the_reference() -> None:
 
 def test_preset_without_weight_decay_refuses_it() -> None:
     with pytest.raises(ValueError, match="weight_decay"):
-        ft.RMSprop([torch.zeros(2, requires_grad=True)], lr=0.1,
-                   weight_decay=0.1, preset="optax")
+        ft.RMSprop(
+            [torch.zeros(2, requires_grad=True)],
+            lr=0.1,
+            weight_decay=0.1,
+            preset="optax",
+        )
 
 
 def test_importing_fastrmsprop_does_not_import_torch() -> None:
@@ -652,3 +665,22 @@ def test_importing_fastrmsprop_does_not_import_torch() -> None:
     )
     code = "import sys, fastrmsprop; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env=environment)
+
+
+def test_kernel_errors_name_the_param_group_position() -> None:
+    shared = torch.zeros(5, requires_grad=True)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        optimizer = ft.Adam([torch.zeros(3, requires_grad=True), shared, shared])
+    shared.grad = torch.ones(5)
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['params'\]\[1\]"):
+        optimizer.step()
+
+
+def test_pickle_keeps_the_extra_attributes() -> None:
+    param = torch.zeros(3, requires_grad=True)
+    optimizer = ft.RMSprop([param], skip_nonfinite=True, state_dtype="param")
+    param.grad = torch.full((3,), float("nan"))
+    optimizer.step()
+    restored = pickle.loads(pickle.dumps(optimizer))
+    assert restored.skipped_steps == 1
+    assert restored.skip_nonfinite and restored.state_dtype == "param"

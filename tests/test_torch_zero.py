@@ -20,8 +20,8 @@ torch = pytest.importorskip("torch")
 if not torch.distributed.is_available():
     pytest.skip("torch was built without torch.distributed", allow_module_level=True)
 
-import torch.distributed as dist  # noqa: E402
-import torch.multiprocessing as mp  # noqa: E402
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 with warnings.catch_warnings():
     # torch.distributed.optim scripts its functional optimizers with torch.jit at
@@ -29,7 +29,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from torch.distributed.optim import ZeroRedundancyOptimizer
 
-import fastrmsprop.torch as ft  # noqa: E402
+import fastrmsprop.torch as ft
 
 WORLD_SIZE = 2
 STEPS = 5
@@ -104,9 +104,7 @@ def free_port() -> int:
 
 def test_zero_redundancy_matches_single_process(tmp_path) -> None:
     result_path = str(tmp_path / "rank0.pt")
-    mp.spawn(
-        worker, args=(free_port(), result_path), nprocs=WORLD_SIZE, join=True
-    )
+    mp.spawn(worker, args=(free_port(), result_path), nprocs=WORLD_SIZE, join=True)
     results = torch.load(result_path)
     assert len(results) == len(CONFIGS)
     for (name, kwargs, _), (params, state) in zip(CONFIGS, results):

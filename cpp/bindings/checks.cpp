@@ -126,7 +126,7 @@ ArrayView view_of(const ArrayList& list, std::int64_t i) {
                std::string(Py_TYPE(h.ptr())->tp_name));
   }
   auto* proxy = py::detail::array_proxy(h.ptr());
-  ArrayView v{h.ptr(),       proxy->data,  proxy->nd, proxy->dimensions,
+  ArrayView v{h.ptr(),        proxy->data,  proxy->nd,    proxy->dimensions,
               proxy->strides, proxy->flags, proxy->descr, 1};
   for (int k = 0; k < v.ndim; ++k) v.size *= v.shape[k];
   return v;
@@ -162,7 +162,8 @@ Range extent(const ArrayView& v, std::size_t itemsize) {
 
 void check_writable(const ArrayList& list, std::int64_t i, const ArrayView& v) {
   if (!(v.flags & kCContiguous)) {
-    raise_value(list.label(i) + ": expected a C-contiguous array (it is updated in "
+    raise_value(list.label(i) +
+                ": expected a C-contiguous array (it is updated in "
                 "place, so it cannot be copied); pass np.ascontiguousarray(...) once "
                 "and keep that array");
   }
@@ -219,8 +220,10 @@ ArrayList::ArrayList(const char* name, py::handle object) : name_(name) {
     items_ = py::reinterpret_steal<py::object>(PySequence_List(object.ptr()));
     if (!items_) throw py::error_already_set();
   } else {
-    raise_type(std::string(name) + ": expected a numpy.ndarray or a sequence of them, "
-               "got " + Py_TYPE(object.ptr())->tp_name);
+    raise_type(std::string(name) +
+               ": expected a numpy.ndarray or a sequence of them, "
+               "got " +
+               Py_TYPE(object.ptr())->tp_name);
   }
   size_ = static_cast<std::int64_t>(PySequence_Fast_GET_SIZE(items_.ptr()));
 }
@@ -259,8 +262,10 @@ void CallBuilder::add_params_and_grads(const ArrayList& params,
     const ArrayView p = view_of(params, i);
     DType dtype;
     if (!dtype_of(p.descr, &dtype)) {
-      raise_type(params.label(i) + ": expected dtype float32, float64, float16 or "
-                 "bfloat16, got " + describe_dtype(p.descr));
+      raise_type(params.label(i) +
+                 ": expected dtype float32, float64, float16 or "
+                 "bfloat16, got " +
+                 describe_dtype(p.descr));
     }
     check_writable(params, i, p);
     TensorRef& t = s.tensors[static_cast<std::size_t>(i)];
@@ -313,10 +318,10 @@ void CallBuilder::add_state(const ArrayList& states, int slot) {
     DType dtype;
     const DType expected = state_dtype(t.dtype);
     if (!dtype_of(v.descr, &dtype) || dtype != expected) {
-      std::string why = t.dtype == expected ? " (the dtype of its param)"
-                                            : " (the state dtype of a " +
-                                                  std::string(dtype_name(t.dtype)) +
-                                                  " param)";
+      std::string why = t.dtype == expected
+                            ? " (the dtype of its param)"
+                            : " (the state dtype of a " +
+                                  std::string(dtype_name(t.dtype)) + " param)";
       raise_type(states.label(i) + ": expected dtype " + dtype_name(expected) + why +
                  ", got " + describe_dtype(v.descr));
     }
@@ -344,7 +349,8 @@ void CallBuilder::set_steps(const char* name, py::handle steps) {
     const long long value = PyLong_AsLongLong(h.ptr());
     if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
     if (value < 1) {
-      raise_value(label + ": expected a step number >= 1, got " + std::to_string(value));
+      raise_value(label + ": expected a step number >= 1, got " +
+                  std::to_string(value));
     }
     return value;
   };

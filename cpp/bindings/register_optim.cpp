@@ -107,9 +107,9 @@ void register_optim(py::module_& m) {
       "rmsprop_step",
       [](py::handle params, py::handle grads, py::handle square_avgs,
          py::handle grad_avgs, py::handle momentum_buffers, double lr, double beta,
-         double eps, double weight_decay, double momentum, bool centered,
-         bool maximize, bool eps_in_sqrt, bool lr_in_momentum,
-         bool decoupled_weight_decay, bool nesterov, bool skip_nonfinite) {
+         double eps, double weight_decay, double momentum, bool centered, bool maximize,
+         bool eps_in_sqrt, bool lr_in_momentum, bool decoupled_weight_decay,
+         bool nesterov, bool skip_nonfinite) {
         RmspropOptions o;
         o.lr = lr;
         o.beta = beta;
@@ -122,8 +122,8 @@ void register_optim(py::module_& m) {
         o.lr_in_momentum = lr_in_momentum;
         o.decoupled_weight_decay = decoupled_weight_decay;
         o.nesterov = nesterov;
-        return py_rmsprop_step(params, grads, square_avgs, grad_avgs,
-                               momentum_buffers, o, skip_nonfinite);
+        return py_rmsprop_step(params, grads, square_avgs, grad_avgs, momentum_buffers,
+                               o, skip_nonfinite);
       },
       "RMSProp step over all tensors; positional arguments as in "
       "fastrmsprop.rmsprop_step. Returns False if skipped for a non-finite grad.");

@@ -15,7 +15,8 @@ namespace {
 
 std::vector<std::string> level_names() {
   std::vector<std::string> names;
-  for (SimdLevel level : available_simd_levels()) names.emplace_back(simd_level_name(level));
+  for (SimdLevel level : available_simd_levels())
+    names.emplace_back(simd_level_name(level));
   return names;
 }
 
@@ -32,21 +33,25 @@ std::string compiler() {
 }  // namespace
 
 void register_runtime(py::module_& m) {
-  m.def("simd_level", [] { return std::string(simd_level_name(simd_level())); },
-        "The instruction set the kernels use now.");
+  m.def(
+      "simd_level", [] { return std::string(simd_level_name(simd_level())); },
+      "The instruction set the kernels use now.");
   m.def("available_simd_levels", &level_names,
         "Instruction sets this build has and this CPU runs, lowest first.");
   m.def(
       "set_simd_level",
       [](const std::string& name) {
-        for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2,
-                                SimdLevel::kAvx512}) {
+        for (SimdLevel level :
+             {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
           if (name != simd_level_name(level)) continue;
           if (set_simd_level(level)) return;
           std::string have;
-          for (const std::string& n : level_names()) have += (have.empty() ? "" : ", ") + n;
-          throw py::value_error("simd level: '" + name + "' is not available on this "
-                                "CPU or in this build; available: " + have);
+          for (const std::string& n : level_names())
+            have += (have.empty() ? "" : ", ") + n;
+          throw py::value_error("simd level: '" + name +
+                                "' is not available on this "
+                                "CPU or in this build; available: " +
+                                have);
         }
         throw py::value_error("simd level: unknown name '" + name +
                               "'; expected scalar, avx2 or avx512");
@@ -56,8 +61,9 @@ void register_runtime(py::module_& m) {
   m.def(
       "set_num_threads",
       [](int n) {
-        if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " +
-                                         std::to_string(n));
+        if (n < 1)
+          throw py::value_error("n: expected a thread count >= 1, got " +
+                                std::to_string(n));
         set_num_threads(n);
       },
       py::arg("n"), "Set the threads one optimizer call may use (1 without OpenMP).");
@@ -80,9 +86,8 @@ void register_runtime(py::module_& m) {
         std::vector<std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>>
             out(static_cast<std::size_t>(threads));
         for (int k = 0; k < threads; ++k) {
-          for (const Piece& p : partition(sizes.data(),
-                                          static_cast<std::int64_t>(sizes.size()),
-                                          threads, k)) {
+          for (const Piece& p : partition(
+                   sizes.data(), static_cast<std::int64_t>(sizes.size()), threads, k)) {
             out[static_cast<std::size_t>(k)].emplace_back(p.tensor, p.begin, p.end);
           }
         }

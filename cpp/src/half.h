@@ -64,7 +64,8 @@ inline f16_t to_f16(float f) {
     // Below the smallest normal half: adding 0.5 lines the float's last mantissa bit
     // up with 2^-24, the half subnormal step, so the hardware add rounds for us.
     const float shifted = bits_float(u) + 0.5f;
-    return f16_t{static_cast<std::uint16_t>(sign | (float_bits(shifted) - 0x3f000000u))};
+    return f16_t{
+        static_cast<std::uint16_t>(sign | (float_bits(shifted) - 0x3f000000u))};
   }
   const std::uint32_t odd = (u >> 13) & 1u;
   // Rebias the exponent from 127 to 15, then round the 13 dropped bits to even.

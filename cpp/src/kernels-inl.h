@@ -72,8 +72,8 @@ void rmsprop_range(const TensorRef& t, std::int64_t begin, std::int64_t end,
     V g = O::mul(O::load_param(grad + i), sign);
     V p = O::load_param(param + i);
     if constexpr (W == kCoupled) g = O::mul_add(weight_decay, p, g);
-    const V v = O::mul_add(beta, O::load(square_avg + i),
-                           O::mul(one_minus_beta, O::mul(g, g)));
+    const V v =
+        O::mul_add(beta, O::load(square_avg + i), O::mul(one_minus_beta, O::mul(g, g)));
     O::store(square_avg + i, v);
     V q = v;
     if constexpr (kCentered) {
@@ -144,8 +144,8 @@ void adam_range(const TensorRef& t, std::int64_t begin, std::int64_t end,
   const V step_size = O::set1(T(s.step_size));
   const V sqrt_bias_correction2 = O::set1(T(s.sqrt_bias_correction2));
 
-  auto body = [&](P* param, const P* grad, T* exp_avg, T* exp_avg_sq,
-                  T* max_exp_avg_sq, std::int64_t i) {
+  auto body = [&](P* param, const P* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
+                  std::int64_t i) {
     V g = O::mul(O::load_param(grad + i), sign);
     V p = O::load_param(param + i);
     if constexpr (W == kCoupled) g = O::mul_add(weight_decay, p, g);

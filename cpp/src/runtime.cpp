@@ -2,10 +2,10 @@
 // a list of tensors is cut into per-thread pieces.
 #include "fastrmsprop/runtime.h"
 
-#include "pieces.h"
-
 #include <algorithm>
 #include <atomic>
+
+#include "pieces.h"
 
 #if defined(_OPENMP)
 #include <omp.h>

@@ -10,7 +10,7 @@ schedules, ``fastrmsprop.presets`` the RMSProp conventions of other frameworks a
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from . import presets, reference, schedules
 from ._backend import core as _core_module
@@ -55,7 +55,7 @@ def simd_level() -> str:
     return "numpy" if _core_module is None else _core_module.simd_level()
 
 
-def available_simd_levels() -> List[str]:
+def available_simd_levels() -> list[str]:
     """Instruction sets this build has and this CPU runs, lowest first."""
     return [] if _core_module is None else list(_core_module.available_simd_levels())
 
@@ -88,7 +88,7 @@ def set_num_threads(n: int) -> None:
         _core_module.set_num_threads(n)
 
 
-def build_info() -> Dict[str, Any]:
+def build_info() -> dict[str, Any]:
     """How this installation was built and what it runs on."""
     if _core_module is None:
         return {"backend": "numpy", "reason": _unavailable_reason}

@@ -50,8 +50,11 @@ def _load() -> tuple[ModuleType | None, str | None]:
             _core.set_simd_level(level)
         except ValueError as error:
             raise ValueError(f"FASTRMSPROP_SIMD={level}: {error}") from None
-    logger.debug("fastrmsprop kernels: simd %s, %d threads", _core.simd_level(),
-                 _core.get_num_threads())
+    logger.debug(
+        "fastrmsprop kernels: simd %s, %d threads",
+        _core.simd_level(),
+        _core.get_num_threads(),
+    )
     return _core, None
 
 

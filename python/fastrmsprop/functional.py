@@ -9,7 +9,8 @@ region; without them the NumPy reference runs the same update.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 
@@ -55,16 +56,16 @@ def rmsprop_step(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     momentum: float = 0.0,
-    momentum_buffers: Optional[ArrayArg] = None,
+    momentum_buffers: ArrayArg | None = None,
     centered: bool = False,
-    grad_avgs: Optional[ArrayArg] = None,
+    grad_avgs: ArrayArg | None = None,
     maximize: bool = False,
     eps_in_sqrt: bool = False,
     lr_in_momentum: bool = False,
     decoupled_weight_decay: bool = False,
     nesterov: bool = False,
     skip_nonfinite: bool = False,
-) -> Optional[bool]:
+) -> bool | None:
     """One RMSProp step, in place, for every param.
 
     With g the grad (negated if ``maximize``; plus λθ if weight decay is coupled)::
@@ -98,8 +99,9 @@ def rmsprop_step(
             bool(skip_nonfinite),
         )  # fmt: skip
     except TypeError:
-        _explain_bad_scalar(lr=lr, beta=beta, eps=eps, weight_decay=weight_decay,
-                            momentum=momentum)
+        _explain_bad_scalar(
+            lr=lr, beta=beta, eps=eps, weight_decay=weight_decay, momentum=momentum
+        )
         raise
     return applied if skip_nonfinite else None
 
@@ -117,7 +119,7 @@ def adagrad_step(
     maximize: bool = False,
     eps_in_sqrt: bool = False,
     skip_nonfinite: bool = False,
-) -> Optional[bool]:
+) -> bool | None:
     """One Adagrad step, in place, for every param.
 
     With t the step number of this update (``steps``, 1-based) and g the grad
@@ -141,8 +143,9 @@ def adagrad_step(
             bool(maximize), bool(eps_in_sqrt), bool(skip_nonfinite),
         )  # fmt: skip
     except TypeError:
-        _explain_bad_scalar(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                            eps=eps)
+        _explain_bad_scalar(
+            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps
+        )
         raise
     return applied if skip_nonfinite else None
 
@@ -160,10 +163,10 @@ def adam_step(
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     amsgrad: bool = False,
-    max_exp_avg_sqs: Optional[ArrayArg] = None,
+    max_exp_avg_sqs: ArrayArg | None = None,
     maximize: bool = False,
     skip_nonfinite: bool = False,
-) -> Optional[bool]:
+) -> bool | None:
     """One Adam (or, with ``decoupled_weight_decay``, AdamW) step, in place.
 
     With t the step number of this update (``steps``) and g the grad (negated if
@@ -194,8 +197,12 @@ def adam_step(
             bool(maximize), bool(skip_nonfinite),
         )  # fmt: skip
     except TypeError:
-        _explain_bad_scalar(lr=lr, **{"betas[0]": beta1, "betas[1]": beta2}, eps=eps,
-                            weight_decay=weight_decay)
+        _explain_bad_scalar(
+            lr=lr,
+            **{"betas[0]": beta1, "betas[1]": beta2},
+            eps=eps,
+            weight_decay=weight_decay,
+        )
         raise
     return applied if skip_nonfinite else None
 
@@ -212,10 +219,10 @@ def adamw_step(
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
     amsgrad: bool = False,
-    max_exp_avg_sqs: Optional[ArrayArg] = None,
+    max_exp_avg_sqs: ArrayArg | None = None,
     maximize: bool = False,
     skip_nonfinite: bool = False,
-) -> Optional[bool]:
+) -> bool | None:
     """One AdamW step: :func:`adam_step` with decoupled weight decay,
     θ = θ·(1 - γ·λ) before the Adam update, and λ = 1e-2 by default."""
     return adam_step(

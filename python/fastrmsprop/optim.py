@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numbers
 import threading
+from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Sequence, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -22,7 +23,7 @@ __all__ = ["Adagrad", "Adam", "AdamW", "RMSProp"]
 LearningRate = Union[float, Callable[[int], float]]
 
 
-def _param_list(params: Any) -> List[np.ndarray]:
+def _param_list(params: Any) -> list[np.ndarray]:
     single = isinstance(params, np.ndarray)
     items = [params] if single else list(params)
     for i, p in enumerate(items):
@@ -74,7 +75,7 @@ class _Optimizer:
         # One step at a time per optimizer: two threads stepping it run one after the
         # other, never interleaved on the same state.
         self._lock = threading.Lock()
-        self.state: List[Dict[str, Any]] = [{} for _ in self.params]
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
 
     @property
     def lr(self) -> LearningRate:
@@ -100,10 +101,10 @@ class _Optimizer:
         """Create each param's state arrays."""
         raise NotImplementedError
 
-    def _states(self, name: str) -> List[np.ndarray]:
+    def _states(self, name: str) -> list[np.ndarray]:
         return [s[name] for s in self.state]
 
-    def _apply(self, grads: Any, lr: float, steps: List[int]) -> bool:
+    def _apply(self, grads: Any, lr: float, steps: list[int]) -> bool:
         raise NotImplementedError
 
     def step(self, grads: Any) -> bool:
@@ -126,13 +127,13 @@ class _Optimizer:
                     s["step"] = t
             return True
 
-    def _hyperparameters(self) -> Dict[str, Any]:
+    def _hyperparameters(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _set_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _set_hyperparameters(self, values: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """A flat dict of NumPy arrays and numbers, safe for np.savez and pickle.
 
         Keys: ``optimizer``, ``steps_taken``, ``skipped_steps``,
@@ -141,7 +142,7 @@ class _Optimizer:
         Adam).
         """
         with self._lock:
-            out: Dict[str, Any] = {
+            out: dict[str, Any] = {
                 "optimizer": type(self).__name__,
                 "steps_taken": self.steps_taken,
                 "skipped_steps": self.skipped_steps,
@@ -158,7 +159,7 @@ class _Optimizer:
                     out[f"state.{i}.step"] = s["step"]
             return out
 
-    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state dict from :meth:`state_dict` (also after np.savez/np.load).
 
         Every key, shape, dtype and hyperparameter is checked first; on any mismatch
@@ -230,7 +231,7 @@ class _Optimizer:
             if lr is not None:
                 self.lr = lr
 
-    def state_dict_keys(self) -> List[str]:
+    def state_dict_keys(self) -> list[str]:
         keys = ["optimizer", "steps_taken", "skipped_steps"]
         keys += [f"hyperparameters.{n}" for n in self._hyperparameters()]
         if not callable(self._lr):
@@ -241,13 +242,14 @@ class _Optimizer:
                 keys.append(f"state.{i}.step")
         return keys
 
-    def _check_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _check_hyperparameters(self, values: dict[str, Any]) -> None:
         """Raise unless ``values`` would be accepted by the constructor."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self._hyperparameters().items())
-        return f"{type(self).__name__}({len(self.params)} params, lr={self._lr!r}, {hyper})"
+        name = type(self).__name__
+        return f"{name}({len(self.params)} params, lr={self._lr!r}, {hyper})"
 
 
 class RMSProp(_Optimizer):
@@ -280,14 +282,15 @@ class RMSProp(_Optimizer):
         resolved = presets.resolve(preset, lr=lr_for_preset, **hyperparameters)
         self.preset = preset
         self._check_hyperparameters(resolved)
-        super().__init__(params, resolved.pop("lr") if lr is None else lr,
-                         skip_nonfinite)
+        super().__init__(
+            params, resolved.pop("lr") if lr is None else lr, skip_nonfinite
+        )
         if lr is not None:
             resolved.pop("lr")
         self._set_hyperparameters(resolved)
         self._init_state()
 
-    def _check_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _check_hyperparameters(self, values: dict[str, Any]) -> None:
         known = set(presets.HYPERPARAMETERS) - {"lr"}
         unknown = sorted(set(values) - known - {"lr"})
         if unknown:
@@ -300,27 +303,28 @@ class RMSProp(_Optimizer):
         if values["nesterov"] and not values["momentum"] > 0:
             raise ValueError("nesterov: requires momentum > 0")
 
-    def _set_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _set_hyperparameters(self, values: dict[str, Any]) -> None:
         values = dict(values)
         values.pop("lr", None)
         # Read-only: switching centered or momentum on would need state that was
         # never allocated. Build a new optimizer, or load a state dict, instead.
         self.hyperparameters = MappingProxyType(values)
 
-    def _hyperparameters(self) -> Dict[str, Any]:
+    def _hyperparameters(self) -> dict[str, Any]:
         return dict(self.hyperparameters)
 
     def _init_state(self) -> None:
         h = self.hyperparameters
         for param, s in zip(self.params, self.state):
-            s["square_avg"] = self._new_state("square_avg", param,
-                                              h["initial_square_avg"])
+            s["square_avg"] = self._new_state(
+                "square_avg", param, h["initial_square_avg"]
+            )
             if h["centered"]:
                 s["grad_avg"] = self._new_state("grad_avg", param, 0.0)
             if h["momentum"] > 0:
                 s["momentum_buffer"] = self._new_state("momentum_buffer", param, 0.0)
 
-    def _apply(self, grads: Any, lr: float, steps: List[int]) -> bool:
+    def _apply(self, grads: Any, lr: float, steps: list[int]) -> bool:
         h = self.hyperparameters
         return functional.rmsprop_step(
             self.params, _grad_list(grads, len(self.params)),
@@ -370,22 +374,27 @@ class Adagrad(_Optimizer):
         eps_in_sqrt: bool = False,
         skip_nonfinite: bool = False,
     ):
-        hyper = dict(lr_decay=lr_decay, weight_decay=weight_decay,
-                     initial_accumulator_value=initial_accumulator_value, eps=eps,
-                     maximize=bool(maximize), eps_in_sqrt=bool(eps_in_sqrt))
+        hyper = dict(
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=bool(maximize),
+            eps_in_sqrt=bool(eps_in_sqrt),
+        )
         self._check_hyperparameters(hyper)
         super().__init__(params, lr, skip_nonfinite)
         self._set_hyperparameters(hyper)
         self._init_state()
 
-    def _check_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _check_hyperparameters(self, values: dict[str, Any]) -> None:
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             _checks.number(values[name], name, low=0.0)
 
-    def _set_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _set_hyperparameters(self, values: dict[str, Any]) -> None:
         self.hyperparameters = MappingProxyType(dict(values))
 
-    def _hyperparameters(self) -> Dict[str, Any]:
+    def _hyperparameters(self) -> dict[str, Any]:
         return dict(self.hyperparameters)
 
     def _init_state(self) -> None:
@@ -394,7 +403,7 @@ class Adagrad(_Optimizer):
             s["sum"] = self._new_state("sum", param, fill)
             s["step"] = 0
 
-    def _apply(self, grads: Any, lr: float, steps: List[int]) -> bool:
+    def _apply(self, grads: Any, lr: float, steps: list[int]) -> bool:
         h = self.hyperparameters
         return functional.adagrad_step(
             self.params, _grad_list(grads, len(self.params)), self._states("sum"),
@@ -432,14 +441,19 @@ class Adam(_Optimizer):
         maximize: bool = False,
         skip_nonfinite: bool = False,
     ):
-        hyper = dict(betas=betas, eps=eps, weight_decay=weight_decay,
-                     amsgrad=bool(amsgrad), maximize=bool(maximize))
+        hyper = dict(
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=bool(amsgrad),
+            maximize=bool(maximize),
+        )
         self._check_hyperparameters(hyper)
         super().__init__(params, lr, skip_nonfinite)
         self._set_hyperparameters(hyper)
         self._init_state()
 
-    def _check_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _check_hyperparameters(self, values: dict[str, Any]) -> None:
         if "betas" in values:
             _checks.betas(tuple(values["betas"]))
         else:
@@ -447,14 +461,14 @@ class Adam(_Optimizer):
         _checks.number(values["eps"], "eps", low=0.0)
         _checks.number(values["weight_decay"], "weight_decay", low=0.0)
 
-    def _set_hyperparameters(self, values: Dict[str, Any]) -> None:
+    def _set_hyperparameters(self, values: dict[str, Any]) -> None:
         values = dict(values)
         if "betas" not in values:
             values["betas"] = (values.pop("beta1"), values.pop("beta2"))
         values["betas"] = tuple(float(b) for b in values["betas"])
         self.hyperparameters = MappingProxyType(values)
 
-    def _hyperparameters(self) -> Dict[str, Any]:
+    def _hyperparameters(self) -> dict[str, Any]:
         # Flat numbers, so that np.savez keeps them apart.
         values = dict(self.hyperparameters)
         values["beta1"], values["beta2"] = values.pop("betas")
@@ -468,7 +482,7 @@ class Adam(_Optimizer):
                 s["max_exp_avg_sq"] = self._new_state("max_exp_avg_sq", param, 0.0)
             s["step"] = 0
 
-    def _apply(self, grads: Any, lr: float, steps: List[int]) -> bool:
+    def _apply(self, grads: Any, lr: float, steps: list[int]) -> bool:
         h = self.hyperparameters
         return functional.adam_step(
             self.params, _grad_list(grads, len(self.params)), self._states("exp_avg"),
@@ -498,6 +512,13 @@ class AdamW(Adam):
         maximize: bool = False,
         skip_nonfinite: bool = False,
     ):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize,
-                         skip_nonfinite=skip_nonfinite)
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            skip_nonfinite=skip_nonfinite,
+        )

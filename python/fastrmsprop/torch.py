@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ import torch
 import fastrmsprop
 from fastrmsprop import presets as _presets
 
-__all__ = ["RMSprop", "Adagrad", "Adam", "AdamW"]
+__all__ = ["Adagrad", "Adam", "AdamW", "RMSprop"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ def _locate(error: Exception, entries: list) -> Exception:
     if match is None or int(match.group(1)) >= len(entries):
         return error
     i, j = entries[int(match.group(1))][3]
-    return type(error)(f"{error} ({match.group(0)} is param_groups[{i}]['params'][{j}])")
+    return type(error)(
+        f"{error} ({match.group(0)} is param_groups[{i}]['params'][{j}])"
+    )
 
 
 def _scalar(value: Any) -> float:
@@ -95,8 +97,11 @@ class _KernelOptimizer(torch.optim.Optimizer):
     # dict saved by torch, whose groups do not have them.
     _extra_group_keys: tuple[str, ...] = ()
     # Attributes that torch.optim.Optimizer.__getstate__ would drop.
-    _own_attributes = {"skip_nonfinite": False, "state_dtype": None,
-                       "skipped_steps": 0}
+    _own_attributes: ClassVar[dict[str, Any]] = {
+        "skip_nonfinite": False,
+        "state_dtype": None,
+        "skipped_steps": 0,
+    }
 
     def __init__(
         self,
@@ -125,8 +130,12 @@ class _KernelOptimizer(torch.optim.Optimizer):
         """Add a param group after checking every param's device and dtype."""
         super().add_param_group(param_group)
         index = len(self.param_groups) - 1
-        for j, param in enumerate(self.param_groups[-1]["params"]):
-            self._check_param(param, f"param_groups[{index}]['params'][{j}]")
+        try:
+            for j, param in enumerate(self.param_groups[-1]["params"]):
+                self._check_param(param, f"param_groups[{index}]['params'][{j}]")
+        except (TypeError, ValueError):
+            self.param_groups.pop()
+            raise
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -878,4 +887,3 @@ class AdamW(Adam):
         super().__setstate__(state)
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True
-

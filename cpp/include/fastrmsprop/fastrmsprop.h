@@ -12,7 +12,12 @@ namespace fastrmsprop {
 
 // Storage type of a param and its grad. State is float32 for every param dtype but
 // float64, whose state is float64.
-enum class DType : std::uint8_t { kFloat32 = 0, kFloat64 = 1, kBFloat16 = 2, kFloat16 = 3 };
+enum class DType : std::uint8_t {
+  kFloat32 = 0,
+  kFloat64 = 1,
+  kBFloat16 = 2,
+  kFloat16 = 3
+};
 inline constexpr int kNumDTypes = 4;
 
 enum class SimdLevel : std::uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
@@ -73,8 +78,8 @@ bool rmsprop_step(const TensorRef* tensors, std::int64_t count,
                   const RmspropOptions& options, bool skip_nonfinite);
 bool adagrad_step(const TensorRef* tensors, std::int64_t count,
                   const AdagradOptions& options, bool skip_nonfinite);
-bool adam_step(const TensorRef* tensors, std::int64_t count,
-               const AdamOptions& options, bool skip_nonfinite);
+bool adam_step(const TensorRef* tensors, std::int64_t count, const AdamOptions& options,
+               bool skip_nonfinite);
 
 // True when every grad of the list is finite.
 bool all_finite(const TensorRef* tensors, std::int64_t count);
