@@ -2,12 +2,16 @@
 
 For each optimizer (functional and class API), after a warm-up, the resident set
 size is read from /proc/self/statm before and after 10,000 steps; the script exits
-with status 1 if it grew by more than `--slack-pages` pages. With the compiled
-backend it also traces the peak of Python-visible allocations (NumPy reports its
-buffers to tracemalloc) over a few steps: a temporary as large as a quarter of one
-param would show there, and fails the check too.
+with status 1 if it grew by more than `--slack-pages` pages. It also traces the peak
+of Python-visible allocations (NumPy reports its buffers to tracemalloc) over a few
+steps: a temporary half as large as one param would show there, and fails the check
+too.
 
     python bench/bench_memory.py            # prints RSS before/after per optimizer
+
+Exit status: 0 passed, 1 failed, 2 not checked because the compiled backend is not
+loaded (the NumPy fallback computes through temporaries by design, and the allocator
+may keep the pages it got for them).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=200, help="steps before")
     parser.add_argument("--tensors", type=int, default=4, help="params per step")
     parser.add_argument(
-        "--size", type=h.parse_count, default=1 << 16, help="elements per param"
+        "--size", type=h.parse_count, default=1 << 13, help="elements per param"
     )
     parser.add_argument(
         "--slack-pages", type=int, default=2, help="RSS growth tolerated, in pages"
@@ -79,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     page = os.sysconf("SC_PAGE_SIZE")
     backend = fastrmsprop.backend()
+    if backend != "cpp":
+        print(f"backend {backend}: nothing to check without the compiled kernels")
+        return 2
     array_bytes = args.size * h.DTYPES[args.dtype].itemsize
     print(
         f"backend {backend}, {args.tensors} params of {args.size} {args.dtype}, "
@@ -104,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             after = h.rss_bytes()
             grew = after - before
             bad_rss = grew > args.slack_pages * page
-            # The NumPy fallback computes through temporaries by design.
-            bad_alloc = backend == "cpp" and peak > array_bytes // 4
+            bad_alloc = peak > array_bytes // 2
             verdict = "ok"
             if bad_rss or bad_alloc:
                 failed = True
@@ -114,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                     for why, bad in (("RSS grew", bad_rss), ("allocates", bad_alloc))
                     if bad
                 )
+            mib = 2**20
             print(
-                f"{name:<28}{api:<12}{before / 2**20:>11.2f}MiB{after / 2**20:>11.2f}MiB"
+                f"{name:<28}{api:<12}{before / mib:>11.2f}MiB{after / mib:>11.2f}MiB"
                 f"{grew / 1024:>8.0f}KiB{peak / 1024:>9.1f}KiB  {verdict}"
             )
     if failed:

@@ -31,9 +31,8 @@ CLASSES = [
 DTYPES = [np.float32, ml_dtypes.bfloat16, np.float64, np.float16]
 
 
-@pytest.fixture(autouse=True)
-def _restore(restore_backend_settings):
-    yield
+# Tests here switch the SIMD level and thread count; the fixture puts them back.
+pytestmark = pytest.mark.usefixtures("restore_backend_settings")
 
 
 def run_together(jobs) -> None:
@@ -95,7 +94,7 @@ def test_different_optimizers_at_once_equal_one_after_another(lib_threads):
 
     jobs = [setup(index) for index in range(THREADS)]
 
-    def job(params, grads, opt):
+    def job(_params, grads, opt):
         return lambda: [opt.step(g) for g in grads]
 
     run_together([job(*j) for j in jobs])

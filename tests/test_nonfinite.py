@@ -70,9 +70,8 @@ STATES = {
 POSITIONAL = {"rmsprop": 1, "adagrad": 1, "adam": 2, "adamw": 2}
 
 
-@pytest.fixture(autouse=True)
-def _restore(restore_backend_settings):
-    yield
+# Tests here switch the SIMD level and thread count; the fixture puts them back.
+pytestmark = pytest.mark.usefixtures("restore_backend_settings")
 
 
 def positions(size: int) -> list[int]:

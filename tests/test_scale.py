@@ -157,7 +157,8 @@ def _mapped(path, count: int, dtype) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_one_tensor_past_2_31_elements(tmp_path, restore_backend_settings):
+@pytest.mark.usefixtures("restore_backend_settings")
+def test_one_tensor_past_2_31_elements(tmp_path):
     """2³¹ + 17 float16 elements: every one is updated, those past 2³¹ included.
 
     About 17 GB of arrays (float16 param and grad, float32 square average); they are

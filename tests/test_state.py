@@ -64,7 +64,7 @@ CASES = [(cls, name) for cls in COMBOS for name in COMBOS[cls]]
 
 
 @pytest.fixture(autouse=True)
-def _fixed_backend(restore_backend_settings):
+def _fixed_backend(restore_backend_settings):  # noqa: ARG001 - restores on exit
     # Bitwise comparisons need one instruction set and thread count throughout.
     fastrmsprop.set_simd_level(fastrmsprop.available_simd_levels()[-1])
     fastrmsprop.set_num_threads(2)

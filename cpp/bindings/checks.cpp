@@ -228,6 +228,20 @@ ArrayList::ArrayList(const char* name, py::handle object) : name_(name) {
   size_ = static_cast<std::int64_t>(PySequence_Fast_GET_SIZE(items_.ptr()));
 }
 
+const char* ArrayList::type_name() const {
+  return items_ ? Py_TYPE(items_.ptr())->tp_name : "None";
+}
+
+// Every list argument takes the form of params: a mix of one array and a sequence is
+// a mistake at the call site, and taking it would hide that.
+static void check_same_form(const ArrayList& params, const ArrayList& other) {
+  if (params.single() == other.single()) return;
+  raise_type(std::string(other.name()) + ": expected " +
+             (params.single() ? "a numpy.ndarray like params"
+                              : "a list or tuple of arrays like params") +
+             ", got " + other.type_name());
+}
+
 py::handle ArrayList::at(std::int64_t i) const {
   if (single_) return items_;
   return PySequence_Fast_GET_ITEM(items_.ptr(), static_cast<Py_ssize_t>(i));
@@ -254,6 +268,7 @@ const TensorRef* CallBuilder::data() const { return scratch().tensors.data(); }
 void CallBuilder::add_params_and_grads(const ArrayList& params,
                                        const ArrayList& grads) {
   Scratch& s = scratch();
+  check_same_form(params, grads);
   if (grads.size() != params.size()) {
     raise_value(std::string("grads: expected ") + std::to_string(params.size()) +
                 " arrays (one per param), got " + std::to_string(grads.size()));
@@ -308,6 +323,7 @@ void CallBuilder::add_params_and_grads(const ArrayList& params,
 
 void CallBuilder::add_state(const ArrayList& states, int slot) {
   Scratch& s = scratch();
+  check_same_form(*params_, states);
   if (states.size() != count_) {
     raise_value(std::string(states.name()) + ": expected " + std::to_string(count_) +
                 " arrays (one per param), got " + std::to_string(states.size()));
@@ -354,7 +370,9 @@ void CallBuilder::set_steps(const char* name, py::handle steps) {
     }
     return value;
   };
-  if (PyLong_Check(steps.ptr())) {
+  // An int, or any integer scalar such as numpy.int64; sequences go below.
+  if (PyLong_Check(steps.ptr()) ||
+      (PyIndex_Check(steps.ptr()) && !PySequence_Check(steps.ptr()))) {
     const std::int64_t step = read(steps, name);
     for (TensorRef& t : s.tensors) t.step = step;
     return;

@@ -22,6 +22,9 @@ class ArrayList {
   const char* name() const { return name_; }
   std::int64_t size() const { return size_; }
   bool present() const { return present_; }
+  // True for one array, false for a sequence (even a sequence of one).
+  bool single() const { return single_; }
+  const char* type_name() const;
   py::handle at(std::int64_t i) const;
   // "square_avgs[3]" for a sequence, "square_avgs" for a single array.
   std::string label(std::int64_t i) const;

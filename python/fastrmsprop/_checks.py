@@ -93,14 +93,11 @@ def steps(value: Any, count: int, single: bool, name: str = "steps") -> list[int
     """
     if isinstance(value, (tuple, list)):
         if single:
-            raise TypeError(
-                f"{name}: expected an int for a single param, got "
-                f"{type(value).__name__}"
-            )
+            got = type(value).__name__
+            raise TypeError(f"{name}: expected an int for a single param, got {got}")
         if len(value) != count:
             raise ValueError(
-                f"{name}: expected {count} step numbers to match "
-                f"params, got {len(value)}"
+                f"{name}: expected {count} step numbers to match params, got {len(value)}"
             )
         return [_step(v, f"{name}[{i}]") for i, v in enumerate(value)]
     return [_step(value, name)] * count
@@ -180,10 +177,12 @@ def _as_list(value: Any, name: str, single: bool, count: int | None) -> list:
             )
         return [value]
     if not isinstance(value, (list, tuple)):
-        raise TypeError(
-            f"{name}: expected a numpy.ndarray or a list of them, got "
-            f"{type(value).__name__}"
+        expected = (
+            "a list or tuple of arrays like params"
+            if count is not None
+            else ("a numpy.ndarray or a list of them")
         )
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}")
     if count is not None and len(value) != count:
         raise ValueError(
             f"{name}: expected {count} arrays to match params, got {len(value)}"
@@ -202,10 +201,8 @@ def _check_param(param: np.ndarray, name: str) -> None:
             f"{name}: expected native byte order, got dtype {param.dtype.str}"
         )
     if param.dtype not in STATE_DTYPES:
-        raise TypeError(
-            f"{name}: expected dtype float32, float64, float16 or "
-            f"bfloat16, got {param.dtype}"
-        )
+        supported = "float32, float64, float16 or bfloat16"
+        raise TypeError(f"{name}: expected dtype {supported}, got {param.dtype}")
     _check_writable(param, name)
 
 
@@ -248,7 +245,8 @@ def _check_overlap(
             spans.append((low, high, order, name, array, is_written))
     spans.sort(key=lambda span: span[:3])
     for i, (_, high, order, name, array, is_written) in enumerate(spans):
-        for low2, _, order2, name2, array2, is_written2 in spans[i + 1 :]:
+        for j in range(i + 1, len(spans)):
+            low2, _, order2, name2, array2, is_written2 = spans[j]
             if low2 >= high:
                 break
             if not (is_written or is_written2):

@@ -63,6 +63,8 @@ class _Optimizer:
 
     #: Names of the per-param state arrays, in the kernel's order.
     _state_names: Sequence[str] = ()
+    # Hyperparameters whose truth value decides which state arrays exist.
+    _structural: Sequence[str] = ()
     #: Whether each param keeps its own step counter (Adagrad, Adam).
     _counts_steps = False
 
@@ -219,6 +221,16 @@ class _Optimizer:
             if lr is not None:
                 check_lr(lr, lr_key)
             self._check_hyperparameters(hyper)
+            current = self._hyperparameters()
+            for name in self._structural:
+                # These decide which state arrays exist; the state of this
+                # optimizer was allocated for its own values.
+                if bool(hyper[name]) != bool(current[name]):
+                    raise ValueError(
+                        f"hyperparameters.{name}: the state dict has {hyper[name]!r}"
+                        f" but this optimizer was built with {current[name]!r}; "
+                        "build it with the same value to load this state"
+                    )
 
             for target, value in arrays.values():
                 np.copyto(target, value)
@@ -266,6 +278,7 @@ class RMSProp(_Optimizer):
     """
 
     _state_names = ("square_avg", "grad_avg", "momentum_buffer")
+    _structural = ("centered", "momentum")
 
     def __init__(
         self,
@@ -426,6 +439,7 @@ class Adam(_Optimizer):
     """
 
     _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _structural = ("amsgrad",)
     _counts_steps = True
     _decoupled = False
 
