@@ -34,8 +34,11 @@ _SUPPORTED_DTYPES = (torch.float32, torch.float64) + _LOW_PRECISION
 _IGNORED_KEYS = ("foreach", "fused", "capturable", "differentiable")
 
 
-def _step_dtype() -> torch.dtype:
-    # torch.optim keeps `step` in float64 only when that is the default dtype.
+def _step_dtype(group: dict[str, Any] | None = None) -> torch.dtype:
+    # torch.optim keeps `step` in float64 only when that is the default dtype, and
+    # in float32 whenever the group asks for its fused kernel.
+    if group is not None and group.get("fused"):
+        return torch.float32
     if torch.get_default_dtype() == torch.float64:
         return torch.float64
     return torch.float32
@@ -153,11 +156,14 @@ class _KernelOptimizer(torch.optim.Optimizer):
             for key in self._extra_group_keys + _IGNORED_KEYS:
                 if key in defaults:
                     group.setdefault(key, defaults[key])
-        for param_state in self.state.values():
-            if "step" in param_state and not torch.is_tensor(param_state["step"]):
-                param_state["step"] = torch.tensor(
-                    float(param_state["step"]), dtype=_step_dtype()
-                )
+        for group in self.param_groups:
+            for param in group["params"]:
+                param_state = self.state.get(param, {})
+                step = param_state.get("step")
+                if step is not None and not torch.is_tensor(step):
+                    param_state["step"] = torch.tensor(
+                        float(step), dtype=_step_dtype(group)
+                    )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict saved by this class or by its torch.optim namesake.
@@ -399,6 +405,12 @@ class _KernelOptimizer(torch.optim.Optimizer):
         return applied
 
 
+def _check_exclusive(foreach: bool | None, fused: bool | None) -> None:
+    # Both flags have no effect here, but torch refuses the contradiction.
+    if foreach and fused:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _check_nonnegative(**values: Any) -> None:
     # Messages follow torch.optim's so that user code matching them keeps working.
     labels = {
@@ -482,6 +494,8 @@ class RMSprop(_KernelOptimizer):
         skip_nonfinite: bool = False,
         state_dtype: str | None = None,
     ) -> None:
+        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
         given = {
             "lr": _scalar(lr) if isinstance(lr, torch.Tensor) else lr,
             "beta": alpha,
@@ -550,7 +564,7 @@ class RMSprop(_KernelOptimizer):
 
     def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
         param_state = self.state[param]
-        param_state["step"] = torch.zeros((), dtype=_step_dtype())
+        param_state["step"] = torch.zeros((), dtype=_step_dtype(group))
         param_state["square_avg"] = self._new_state(
             param, group.get("initial_square_avg", 0.0)
         )
@@ -644,6 +658,7 @@ class Adagrad(_KernelOptimizer):
         skip_nonfinite: bool = False,
         state_dtype: str | None = None,
     ) -> None:
+        _check_exclusive(foreach, fused)
         _check_nonnegative(
             lr=lr,
             lr_decay=lr_decay,
@@ -681,7 +696,7 @@ class Adagrad(_KernelOptimizer):
     def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
         # torch fills "sum" from the constructor's value, not the group's.
         param_state = self.state[param]
-        param_state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+        param_state["step"] = torch.tensor(0.0, dtype=_step_dtype(group))
         param_state["sum"] = self._new_state(
             param, float(self.defaults["initial_accumulator_value"])
         )
@@ -733,10 +748,10 @@ class Adam(_KernelOptimizer):
         amsgrad: v̂ = max(v̂, v) replaces v below  state "max_exp_avg_sq"
         θ = θ - (γ/c₁)·m / (sqrt(v)/sqrt(c₂) + ε)
 
-    Arguments are torch's, with its defaults; betas may be tensors (read once, as
-    torch does); `foreach`, `fused` and `capturable` are accepted and ignored,
-    `differentiable=True` is refused. Extra keyword arguments: `skip_nonfinite`
-    and `state_dtype` as in :class:`RMSprop`.
+    Arguments are torch's, with its defaults; lr and betas may be one-element
+    tensors, read at every step; `foreach`, `fused` and `capturable` are accepted
+    and ignored, `differentiable=True` is refused. Extra keyword arguments:
+    `skip_nonfinite` and `state_dtype` as in :class:`RMSprop`.
     """
 
     _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
@@ -759,13 +774,24 @@ class Adam(_KernelOptimizer):
         skip_nonfinite: bool = False,
         state_dtype: str | None = None,
     ) -> None:
+        _check_exclusive(foreach, fused)
         _check_nonnegative(lr=lr, eps=eps, weight_decay=weight_decay)
-        betas = tuple(
-            b.item() if isinstance(b, torch.Tensor) else float(b) for b in betas
-        )
+        betas = tuple(betas)
         for index, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        is_tensor = [isinstance(beta, torch.Tensor) for beta in betas]
+        if any(is_tensor) and not all(is_tensor):
+            raise ValueError("betas must be either both floats or both Tensors")
+        for index, beta in enumerate(betas):
+            if is_tensor[index] and beta.numel() != 1:
+                raise ValueError(f"Tensor betas[{index}] must be 1-element")
+        # As in torch, tensor betas stay tensors (0-d views of the ones given), so
+        # that changing them in place changes the next step.
+        betas = tuple(
+            beta.squeeze() if isinstance(beta, torch.Tensor) else beta
+            for beta in betas
+        )
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -797,7 +823,7 @@ class Adam(_KernelOptimizer):
 
     def _init_state(self, group: dict[str, Any], param: torch.Tensor) -> None:
         param_state = self.state[param]
-        param_state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+        param_state["step"] = torch.tensor(0.0, dtype=_step_dtype(group))
         param_state["exp_avg"] = self._new_state(param)
         param_state["exp_avg_sq"] = self._new_state(param)
         if group["amsgrad"]:
