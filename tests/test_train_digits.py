@@ -120,11 +120,22 @@ def test_preset_is_refused_for_other_optimizers(sklearn):
         train_digits.parse_args(["--optimizer", "adam", "--preset", "torch"])
 
 
-def test_threads_option_is_restored(sklearn):
-    before = fastrmsprop.get_num_threads()
-    config = train_digits.TrainConfig(hidden=32, epochs=1, threads=1)
+def test_threads_options_are_restored(sklearn):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before, blas_before = fastrmsprop.get_num_threads(), blas_threads()
+    config = train_digits.TrainConfig(hidden=32, epochs=1, threads=1, blas_threads=1)
     train_digits.train(config)
     assert fastrmsprop.get_num_threads() == before
+    assert blas_threads() == blas_before
+
+
+def test_blas_threads_zero_means_unchanged():
+    assert train_digits.parse_args(["--blas-threads", "0"]).blas_threads is None
+    assert train_digits.parse_args([]).blas_threads == 1
 
 
 def test_main_prints_epochs_and_summary(sklearn, capsys):
