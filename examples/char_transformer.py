@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 import fastrmsprop
 import fastrmsprop.torch as ft
-import torch
 
 # name -> (family, factory(params, lr)); the families share a learning rate.
 VARIANTS: dict[str, tuple[str, Callable]] = {

@@ -29,8 +29,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fastrmsprop
 import numpy as np
+
+import fastrmsprop
 from fastrmsprop import schedules
 
 TOL = 1e-6

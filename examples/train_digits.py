@@ -184,7 +184,8 @@ def softmax_cross_entropy(
 ) -> tuple[float, np.ndarray]:
     """Mean loss and its gradient with respect to the logits.
 
-    loss = mean_i(logsumexp(z_i) - z_i[y_i]);  dloss/dz_i = (softmax(z_i) - e_{y_i}) / n.
+    loss = mean_i(logsumexp(z_i) - z_i[y_i])
+    dloss/dz_i = (softmax(z_i) - e_{y_i}) / n
     """
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -220,7 +221,7 @@ def backward(
 def loss_and_grads(
     params: list[np.ndarray], x: np.ndarray, labels: np.ndarray
 ) -> tuple[float, list[np.ndarray]]:
-    """Softmax cross-entropy of the MLP on ``(x, labels)`` and its parameter gradients."""
+    """Softmax cross-entropy of the MLP on ``(x, labels)`` and its gradients."""
     activations = forward(params, x)
     loss, dlogits = softmax_cross_entropy(activations[-1], labels)
     return loss, backward(params, activations, dlogits)
@@ -376,7 +377,9 @@ def train(
                 batch = order[start : start + config.batch_size]
                 loss, grads = loss_and_grads(params, x_train[batch], y_train[batch])
                 losses.append(loss)
-                compare = shadow is not None and step_index % config.reference_every == 0
+                compare = (
+                    shadow is not None and step_index % config.reference_every == 0
+                )
                 if compare:
                     shadow.load()
                     reference_first = len(result.reference_step_seconds) % 2 == 1
@@ -394,7 +397,9 @@ def train(
                             _timed(shadow.step, grads, optimizer.lr)
                         )
                     result.kernel_step_seconds.append(kernel_seconds)
-                    result.max_abs_diff = max(result.max_abs_diff, shadow.max_abs_diff())
+                    result.max_abs_diff = max(
+                        result.max_abs_diff, shadow.max_abs_diff()
+                    )
                 step_index += 1
             log = EpochLog(
                 epoch=epoch,
@@ -451,9 +456,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "--lr",
         type=float,
         default=None,
-        help="learning rate (default: " + ", ".join(
-            f"{name} {lr:g}" for name, lr in DEFAULT_LR.items()
-        ) + ")",
+        help="learning rate (default: "
+        + ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
+        + ")",
     )
     parser.add_argument("--hidden", type=int, default=defaults.hidden)
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -518,8 +523,10 @@ def print_summary(result: TrainResult) -> None:
         )
         rows = [
             (f"fastrmsprop.{type_name(config)}.step", result.kernel_median * 1e3),
-            (f"fastrmsprop.reference.{config.optimizer}_step",
-             result.reference_median * 1e3),
+            (
+                f"fastrmsprop.reference.{config.optimizer}_step",
+                result.reference_median * 1e3,
+            ),
         ]
         for label, milliseconds in rows:
             print(f"  {label:<36} {milliseconds:8.3f} ms")

@@ -97,7 +97,8 @@ def steps(value: Any, count: int, single: bool, name: str = "steps") -> list[int
             raise TypeError(f"{name}: expected an int for a single param, got {got}")
         if len(value) != count:
             raise ValueError(
-                f"{name}: expected {count} step numbers to match params, got {len(value)}"
+                f"{name}: expected {count} step numbers to match params, "
+                f"got {len(value)}"
             )
         return [_step(v, f"{name}[{i}]") for i, v in enumerate(value)]
     return [_step(value, name)] * count
