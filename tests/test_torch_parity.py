@@ -27,6 +27,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -448,6 +449,94 @@ def test_nonfinite_grad_propagates_like_torch_by_default() -> None:
     assert torch.isnan(params_ours[0][1, 2])
     assert ours.skipped_steps == 0
     torch.testing.assert_close(params_ours[0], params_theirs[0], equal_nan=True)
+
+
+def _mutate(step: int, optimizer, params: list[torch.Tensor], extra) -> None:
+    """The same change, made to either run between two steps."""
+    groups = optimizer.param_groups
+    if step == 1:
+        groups[1]["lr"] = groups[0]["lr"]  # the two calls merge into one
+    elif step == 2:
+        with torch.no_grad():
+            params[0].data = params[0].data * 0.5  # new memory for a param
+    elif step == 3:
+        groups[0]["weight_decay"] = 0.05  # the call splits again
+    elif step == 4:
+        state = optimizer.state[params[2]]
+        for name in [n for n in state if n != "step"]:
+            state[name] = state[name].clone()  # new memory for its state
+    elif step == 5:
+        optimizer.add_param_group({"params": [extra], "lr": 0.02})
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adagrad", "Adam"])
+def test_changes_between_steps_match_torch(name: str) -> None:
+    """Regrouped hyperparameters, replaced param and state memory, a new group and
+    a grad that comes and goes: every step still matches torch's."""
+    dtype = torch.float64
+    params_theirs = make_params(dtype)
+    params_ours = clone_params(params_theirs)
+    extra_theirs = torch.linspace(-1, 1, 9, dtype=dtype).requires_grad_()
+    extra_ours = extra_theirs.detach().clone().requires_grad_()
+    kwargs = {"lr": 0.01}
+    theirs = getattr(torch.optim, name)(groups_for(params_theirs, kwargs), **kwargs)
+    ours = getattr(ft, name)(groups_for(params_ours, kwargs), **kwargs)
+    for step in range(8):
+        _mutate(step, theirs, params_theirs, extra_theirs)
+        _mutate(step, ours, params_ours, extra_ours)
+        for params, extra in ((params_theirs, extra_theirs), (params_ours, extra_ours)):
+            # Step numbers past STEP_WITHOUT_GRAD: every param of the first groups
+            # has a grad, so each change above is the only one of its step.
+            set_grads(params, 10 + step, dtype)
+            extra.grad = None if step == 6 else torch.full_like(extra, 0.3)
+        theirs.step()
+        ours.step()
+        assert_same(
+            ours,
+            theirs,
+            params_ours + [extra_ours],
+            params_theirs + [extra_theirs],
+            TOLERANCES[dtype],
+        )
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adagrad", "Adam"])
+def test_one_optimizer_from_many_threads_equals_serial_steps(name: str) -> None:
+    """The kernel releases the GIL, so steps from several threads overlap; each
+    optimizer serializes its own steps. With the same grads every step, any serial
+    order gives the same bytes."""
+    threads, steps = 4, 8
+    # Large enough that a step lasts a while with the GIL released.
+    shapes = [(3 * 32768 + 5,), (17,)]
+    generator = torch.Generator().manual_seed(5)
+    start = [torch.randn(s, generator=generator) for s in shapes]
+    grads = [torch.randn(s, generator=generator) for s in shapes]
+    runs = []
+    for _ in range(2):
+        params = [p.clone().requires_grad_() for p in start]
+        for param, grad in zip(params, grads):
+            param.grad = grad.clone()
+        runs.append((params, getattr(ft, name)(params, lr=1e-3)))
+    (serial_params, serial), (shared_params, shared) = runs
+    for _ in range(threads * steps):
+        serial.step()
+    barrier = threading.Barrier(threads)
+
+    def job() -> None:
+        barrier.wait()
+        for _ in range(steps):
+            shared.step()
+
+    workers = [threading.Thread(target=job) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for mine, reference in zip(shared_params, serial_params):
+        assert torch.equal(mine, reference)
+    for param, reference in zip(shared_params, serial_params):
+        for key, value in serial.state[reference].items():
+            assert torch.equal(shared.state[param][key], value), key
 
 
 # -- zero copy and one call ------------------------------------------------------

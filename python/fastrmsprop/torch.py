@@ -13,7 +13,9 @@ This module is the only place in fastrmsprop that imports torch.
 from __future__ import annotations
 
 import logging
+import operator
 import re
+import threading
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -68,6 +70,63 @@ def _numpy_view(tensor: torch.Tensor) -> np.ndarray:
 def _layout(tensor: torch.Tensor) -> tuple:
     """What a NumPy view of the tensor depends on."""
     return (tensor.data_ptr(), tensor.dtype, tensor.shape, tensor.stride())
+
+
+def _layouts(tensors: list) -> list[tuple]:
+    """`_layout` of every tensor (inlined: a function call per tensor would cost a
+    third of the four torch calls)."""
+    return [(t.data_ptr(), t.dtype, t.shape, t.stride()) for t in tensors]
+
+
+def _partition(keys: list[tuple]) -> tuple[int, ...]:
+    """For each group, the first group with an equal kernel key: groups merge into
+    one kernel call exactly when their keys are equal."""
+    first: dict[tuple, int] = {}
+    return tuple(first.setdefault(key, i) for i, key in enumerate(keys))
+
+
+class _PlannedCall:
+    """One kernel call of a step plan: its entries and the views it passes."""
+
+    __slots__ = ("entries", "grads", "group", "names", "params", "states", "steps")
+
+    def __init__(self, group: int, entries: list, names: tuple[str, ...]) -> None:
+        self.group = group  # a group whose kernel key is the call's
+        self.entries = entries  # (group, param, param_state, (i, j)) per param
+        self.names = names  # the state tensors the kernel needs
+        self.grads: tuple[int, ...] = ()  # positions in the step's list of grads
+        self.steps: tuple = ()  # views of the step counters
+        # Views of the params and of their state; None when state_dtype="param"
+        # sends the call through float32 copies (`_run_upcast`).
+        self.params: tuple | None = None
+        self.states: dict[str, tuple] | None = None
+
+
+class _StepPlan:
+    """The kernel calls of a step with their views, kept for the next steps.
+
+    A plan is reused while everything it was made from is unchanged: the state
+    mapping, state_dtype, the params of every group and which of them have grads,
+    the way groups merge into calls, the state each group needs, and the layout
+    (address, dtype, shape, strides) of every param and state tensor it views. A
+    view is then one of the memory the tensor owns now, whatever happened to the
+    tensor object in between (`p.data = ...`, a replaced state tensor, an in-place
+    resize). Grads are not part of it: they are usually new tensors every step.
+    """
+
+    __slots__ = (
+        "calls",
+        "fast_grads",
+        "grad_sources",
+        "has_grad",
+        "layouts",
+        "needed",
+        "param_ids",
+        "partition",
+        "sources",
+        "state",
+        "state_dtype",
+    )
 
 
 def _locate(error: Exception, entries: list) -> Exception:
@@ -127,6 +186,10 @@ class _KernelOptimizer(torch.optim.Optimizer):
         self.state_dtype = state_dtype
         self.skipped_steps = 0
         self._views: dict[tuple[int, str], tuple] = {}
+        self._plan: _StepPlan | None = None
+        # The kernel releases the GIL: two threads stepping this optimizer at once
+        # would read and write the same params, so steps take turns.
+        self._lock = threading.Lock()
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -151,6 +214,9 @@ class _KernelOptimizer(torch.optim.Optimizer):
             if not hasattr(self, name):
                 setattr(self, name, default)
         self._views = {}
+        self._plan = None
+        if "_lock" not in self.__dict__:  # unpickled or deep-copied
+            self._lock = threading.Lock()
         defaults = getattr(self, "defaults", {})
         for group in self.param_groups:
             for key in self._extra_group_keys + _IGNORED_KEYS:
@@ -201,7 +267,7 @@ class _KernelOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        with torch.no_grad():
+        with torch.no_grad(), self._lock:
             self._update()
         return loss
 
@@ -260,13 +326,7 @@ class _KernelOptimizer(torch.optim.Optimizer):
     ) -> None:
         if param.device.type != "cpu" or param.dtype not in _SUPPORTED_DTYPES:
             self._check_param(param, where)
-        if grad.layout != torch.strided:
-            raise ValueError(
-                f"{where}: {type(self).__name__} from fastrmsprop.torch does not "
-                f"support sparse gradients (got layout {grad.layout})"
-            )
-        if grad.device.type != "cpu":
-            raise ValueError(f"{where}: grad is on {grad.device}, param on cpu")
+        self._check_grad(grad, where)
         if not param.is_contiguous():
             raise ValueError(
                 f"{where}: param of shape {tuple(param.shape)} with strides "
@@ -275,11 +335,20 @@ class _KernelOptimizer(torch.optim.Optimizer):
                 "before creating the optimizer)"
             )
 
+    def _check_grad(self, grad: torch.Tensor, where: str) -> None:
+        if grad.layout != torch.strided:
+            raise ValueError(
+                f"{where}: {type(self).__name__} from fastrmsprop.torch does not "
+                f"support sparse gradients (got layout {grad.layout})"
+            )
+        if grad.device.type != "cpu":
+            raise ValueError(f"{where}: grad is on {grad.device}, param on cpu")
+
     def _view(self, param: torch.Tensor, name: str, tensor: torch.Tensor) -> Any:
         # Building a view costs a few microseconds per tensor, as much as the
         # kernel spends on a small param; a view is reused while the tensor's
-        # memory, dtype, shape and strides are those it was made for (the cached
-        # view keeps that memory alive, so an equal address is the same memory).
+        # memory, dtype, shape and strides are those it was made for (then the
+        # view is one of the memory the tensor owns now).
         key = (id(param), name)
         layout = _layout(tensor)
         cached = self._views.get(key)
@@ -289,11 +358,10 @@ class _KernelOptimizer(torch.optim.Optimizer):
         self._views[key] = (layout, view)
         return view
 
-    def _collect(self) -> dict[tuple, list]:
+    def _collect(self, keys: list[tuple]) -> dict[tuple, list]:
         """Params with grads, grouped by kernel call, with state created."""
         calls: dict[tuple, list] = {}
-        for i, group in enumerate(self.param_groups):
-            key = self._kernel_key(group)
+        for i, (group, key) in enumerate(zip(self.param_groups, keys)):
             needed = self._needed_state(group)
             entries = None
             for j, param in enumerate(group["params"]):
@@ -314,54 +382,158 @@ class _KernelOptimizer(torch.optim.Optimizer):
                 entries.append((group, param, param_state, (i, j)))
         return calls
 
+    def _make_plan(self, keys: list[tuple], params: list, grads: list) -> _StepPlan:
+        """Check the params with grads, create their state and view every tensor."""
+        calls = self._collect(keys)
+        groups = self.param_groups
+        plan = _StepPlan()
+        plan.state = self.state
+        plan.state_dtype = self.state_dtype
+        plan.partition = _partition(keys)
+        plan.needed = [self._needed_state(group) for group in groups]
+        plan.param_ids = list(map(id, params))
+        plan.has_grad = [grad is not None for grad in grads]
+        # Flat position of param j of group i, and position among the grads.
+        offsets = [0]
+        for group in groups:
+            offsets.append(offsets[-1] + len(group["params"]))
+        with_grad = [k for k, has_grad in enumerate(plan.has_grad) if has_grad]
+        position = {k: n for n, k in enumerate(with_grad)}
+        plan.sources = [None] * len(position)
+        plan.grad_sources = [None] * len(position)
+        plan.calls = []
+        view = self._view
+        for entries in calls.values():
+            first_group = entries[0][3][0]
+            call = _PlannedCall(first_group, entries, plan.needed[first_group])
+            call.grads = tuple(position[offsets[i] + j] for *_, (i, j) in entries)
+            call.steps = tuple(view(p, "step", s["step"]) for _, p, s, _ in entries)
+            upcast = self.state_dtype == "param" and any(
+                p.dtype in _LOW_PRECISION for _, p, _, _ in entries
+            )
+            if not upcast:
+                call.params = tuple(view(p, "", p) for _, p, _, _ in entries)
+                call.states = {
+                    name: tuple(view(p, name, s[name]) for _, p, s, _ in entries)
+                    for name in call.names
+                }
+            for n, (_, param, _, (i, j)) in zip(call.grads, entries):
+                plan.sources[n] = (param, operator.itemgetter(*call.names, "step"))
+                where = f"param_groups[{i}]['params'][{j}]"
+                plan.grad_sources[n] = (where, not upcast)
+            plan.calls.append(call)
+        # numpy() has no bfloat16; those grads go through `_numpy_view`.
+        plan.fast_grads = all(call.params is not None for call in plan.calls) and all(
+            params[k].dtype is not torch.bfloat16 for k in with_grad
+        )
+        plan.layouts = _layouts(self._planned_tensors(plan))
+        return plan
+
+    def _planned_tensors(self, plan: _StepPlan) -> list | None:
+        """Each param with a grad followed by its state tensors, as the state holds
+        them now; None when some are gone."""
+        tensors = []
+        get_state = self.state.get
+        for param, get_tensors in plan.sources:
+            param_state = get_state(param)
+            if param_state is None:
+                return None
+            tensors.append(param)
+            try:
+                tensors += get_tensors(param_state)
+            except KeyError:
+                return None
+        return tensors
+
+    def _plan_holds(
+        self, plan: _StepPlan | None, keys: list, params: list, grads: list
+    ) -> bool:
+        """Whether the plan of an earlier step is the one this step would make."""
+        if plan is None or plan.state is not self.state:
+            return False
+        if plan.state_dtype != self.state_dtype or plan.partition != _partition(keys):
+            return False
+        if plan.needed != [self._needed_state(group) for group in self.param_groups]:
+            return False
+        if plan.param_ids != list(map(id, params)):
+            return False
+        if plan.has_grad != [grad is not None for grad in grads]:
+            return False
+        tensors = self._planned_tensors(plan)
+        return tensors is not None and _layouts(tensors) == plan.layouts
+
+    def _grad_views(self, plan: _StepPlan, grads: list) -> list:
+        """A NumPy view of every grad, None for those of `_run_upcast` calls."""
+        if plan.fast_grads:
+            # Grads are usually new tensors every step, so their views are made
+            # anew; numpy() is the cheapest way, and it refuses exactly the grads
+            # that need the checks and conversions below (sparse, not on the cpu,
+            # requiring grad, with the negative bit set).
+            try:
+                return list(map(torch.Tensor.numpy, grads))
+            except (TypeError, RuntimeError):
+                pass
+        views = []
+        for (where, wanted), grad in zip(plan.grad_sources, grads):
+            self._check_grad(grad, where)
+            views.append(_numpy_view(grad) if wanted else None)
+        return views
+
     def _update(self) -> None:
-        calls = self._collect()
-        if not calls:
+        groups = self.param_groups
+        keys = [self._kernel_key(group) for group in groups]
+        params = [param for group in groups for param in group["params"]]
+        grads = [param.grad for param in params]
+        plan = self._plan
+        if not self._plan_holds(plan, keys, params, grads):
+            plan = self._plan = self._make_plan(keys, params, grads)
+        if not plan.calls:
             return
+        grads = [grad for grad in grads if grad is not None]
+        grad_views = self._grad_views(plan, grads)
         # One call can skip atomically by itself; several calls must agree first.
-        skip_in_kernel = self.skip_nonfinite and len(calls) == 1
+        skip_in_kernel = self.skip_nonfinite and len(plan.calls) == 1
         if self.skip_nonfinite and not skip_in_kernel:
-            grads = [p.grad for entries in calls.values() for _, p, _, _ in entries]
             if not all(bool(torch.isfinite(g).all()) for g in grads):
                 self.skipped_steps += 1
                 logger.debug("skipped a step with a non-finite grad")
                 return
 
         counters = []
-        for key, entries in calls.items():
-            applied = self._run_call(key, entries, skip_in_kernel, counters)
+        for call in plan.calls:
+            applied = self._run_call(
+                keys[call.group], call, grad_views, skip_in_kernel, counters
+            )
             if applied is False:
                 self.skipped_steps += 1
                 logger.debug("skipped a step with a non-finite grad")
                 return
+        # As np.add(counter, 1, out=counter), bit for bit (the sum is exact in a
+        # Python float and rounded once to the counter's dtype), at a tenth of the
+        # cost on a 0-d array.
         for counter in counters:
-            np.add(counter, 1, out=counter)
+            counter[()] = counter.item() + 1
 
     def _run_call(
-        self, key: tuple, entries: list, skip: bool, counters: list
+        self,
+        key: tuple,
+        call: _PlannedCall,
+        grad_views: list,
+        skip: bool,
+        counters: list,
     ) -> bool | None:
         """One kernel call; appends the NumPy views of the step counters it used."""
-        names = self._needed_state(entries[0][0])
-        view = self._view
-        # The step counters are 0-d tensors as in torch; incrementing them through
-        # cached views is one NumPy operation each instead of one torch operation.
-        step_views = [view(p, "step", s["step"]) for _, p, s, _ in entries]
-        steps = [int(v) + 1 for v in step_views]
-        counters.extend(step_views)
+        # The step counters are 0-d tensors as in torch; reading and incrementing
+        # them through views costs a NumPy operation each instead of a torch one.
+        steps = [int(v) + 1 for v in call.steps]
+        counters.extend(call.steps)
         try:
-            if self.state_dtype == "param" and any(
-                p.dtype in _LOW_PRECISION for _, p, _, _ in entries
-            ):
-                return self._run_upcast(key, entries, names, steps, skip)
-            params = [view(p, "", p) for _, p, _, _ in entries]
-            grads = [_numpy_view(p.grad) for _, p, _, _ in entries]
-            states = {
-                name: [view(p, name, s[name]) for _, p, s, _ in entries]
-                for name in names
-            }
-            return self._call_kernel(key, params, grads, states, steps, skip)
+            if call.params is None:
+                return self._run_upcast(key, call.entries, call.names, steps, skip)
+            grads = [grad_views[n] for n in call.grads]
+            return self._call_kernel(key, call.params, grads, call.states, steps, skip)
         except (TypeError, ValueError) as error:
-            raise _locate(error, entries) from error
+            raise _locate(error, call.entries) from error
 
     def _run_upcast(
         self,
@@ -789,8 +961,7 @@ class Adam(_KernelOptimizer):
         # As in torch, tensor betas stay tensors (0-d views of the ones given), so
         # that changing them in place changes the next step.
         betas = tuple(
-            beta.squeeze() if isinstance(beta, torch.Tensor) else beta
-            for beta in betas
+            beta.squeeze() if isinstance(beta, torch.Tensor) else beta for beta in betas
         )
         defaults = {
             "lr": lr,
