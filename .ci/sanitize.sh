@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the extension with AddressSanitizer and UndefinedBehaviorSanitizer, then runs
-# the kernel, fuzz, non-finite, state and concurrency tests against that build; any
+# the hand-computed, kernel, fuzz, non-finite, state and concurrency tests against that build; any
 # sanitizer report (or test failure) makes the script exit non-zero.
 #
 # Usage: .ci/sanitize.sh [extra pytest arguments]
@@ -56,7 +56,8 @@ print("sanitize: testing", fastrmsprop._core.__file__, fastrmsprop.build_info())
 PY
 
 tests=()
-for name in test_kernel test_fuzz test_nonfinite test_state test_concurrency; do
+for name in test_reference test_kernel test_fuzz test_nonfinite test_state \
+  test_concurrency; do
   [ -f "$root/tests/$name.py" ] && tests+=("$root/tests/$name.py")
 done
 status=0

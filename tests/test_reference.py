@@ -3,7 +3,8 @@
 The expected numbers below were computed by hand from the specification's formulas
 (one step from zero state unless said); they pin down the conventions (where ε sits,
 where the lr meets the momentum buffer, the order of maximize and weight decay) that
-a test against the reference itself could not see.
+a test against the reference itself could not see. The hand-computed cases run on the
+reference and on the compiled kernel at every SIMD level the CPU has.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import fastrmsprop
 from fastrmsprop import presets, reference
 
 HAND = 1e-9  # the hand-computed values are given to 10 decimals
@@ -23,10 +25,32 @@ def scalar(value, dtype=np.float64) -> np.ndarray:
     return np.array([value], dtype=dtype)
 
 
-def rmsprop_once(p, g, *, square_avg=0.0, dtype=np.float64, **hyper) -> np.ndarray:
+def rmsprop_once(
+    p, g, *, square_avg=0.0, dtype=np.float64, impl=reference, **hyper
+) -> np.ndarray:
     param, square = scalar(p, dtype), scalar(square_avg, dtype)
-    reference.rmsprop_step(param, scalar(g, dtype), square, **hyper)
+    impl.rmsprop_step(param, scalar(g, dtype), square, **hyper)
     return param
+
+
+def _implementations() -> list:
+    """The reference, then the compiled kernel at each SIMD level the CPU has."""
+    found = [pytest.param("reference", id="reference")]
+    if fastrmsprop.backend() == "cpp":
+        found += [
+            pytest.param(level, id=f"kernel-{level}")
+            for level in fastrmsprop.available_simd_levels()
+        ]
+    return found
+
+
+@pytest.fixture(params=_implementations())
+def impl(request, restore_backend_settings):
+    """Who computes the hand-computed cases: both must give the hand's numbers."""
+    if request.param == "reference":
+        return reference
+    fastrmsprop.set_simd_level(request.param)
+    return fastrmsprop
 
 
 # Hand-computed cases.
@@ -37,10 +61,10 @@ def rmsprop_once(p, g, *, square_avg=0.0, dtype=np.float64, **hyper) -> np.ndarr
     [(False, 0.9090909091), (True, 0.9999000001)],
     ids=["eps-outside", "eps-inside"],
 )
-def test_rmsprop_eps_placement(eps_in_sqrt, expected):
+def test_rmsprop_eps_placement(eps_in_sqrt, expected, impl):
     # v = 1e-14: outside, u = 1e-6 / (1e-7 + 1e-8); inside, u = 1e-6 / sqrt(1e-8).
     param = rmsprop_once(
-        1.0, 1e-6, lr=1e-2, beta=0.99, eps=1e-8, eps_in_sqrt=eps_in_sqrt
+        1.0, 1e-6, lr=1e-2, beta=0.99, eps=1e-8, eps_in_sqrt=eps_in_sqrt, impl=impl
     )
     assert param[0] == pytest.approx(expected, abs=HAND)
 
@@ -50,7 +74,7 @@ def test_rmsprop_eps_placement(eps_in_sqrt, expected):
     [(False, 0.6323701617), (True, 0.3762256712)],
     ids=["lr-outside-buffer", "lr-inside-buffer"],
 )
-def test_rmsprop_momentum_lr_placement(lr_in_momentum, after_two):
+def test_rmsprop_momentum_lr_placement(lr_in_momentum, after_two, impl):
     # With a changing lr the two forms differ: the buffer remembers either u or γ·u.
     param, grad = scalar(1.0), scalar(1.0)
     square_avg, buffer = scalar(0.0), scalar(0.0)
@@ -61,9 +85,9 @@ def test_rmsprop_momentum_lr_placement(lr_in_momentum, after_two):
         "momentum_buffers": buffer,
         "lr_in_momentum": lr_in_momentum,
     }
-    reference.rmsprop_step(param, grad, square_avg, lr=0.1, **hyper)
+    impl.rmsprop_step(param, grad, square_avg, lr=0.1, **hyper)
     assert param[0] == pytest.approx(0.6837722340, abs=HAND)
-    reference.rmsprop_step(param, grad, square_avg, lr=0.01, **hyper)
+    impl.rmsprop_step(param, grad, square_avg, lr=0.01, **hyper)
     assert param[0] == pytest.approx(after_two, abs=HAND)
 
 
@@ -72,12 +96,13 @@ def test_rmsprop_momentum_lr_placement(lr_in_momentum, after_two):
     [(None, 0.9989464926), (0.0, 0.9683772250)],
     ids=["preset-start-1", "start-0"],
 )
-def test_tf1_preset(initial_square_avg, expected):
+def test_tf1_preset(initial_square_avg, expected, impl):
     hyper = presets.resolve("tf1", lr=1e-2, initial_square_avg=initial_square_avg)
     assert hyper["eps_in_sqrt"] and hyper["eps"] == 1e-10 and hyper["beta"] == 0.9
     param = rmsprop_once(
         1.0,
         0.1,
+        impl=impl,
         square_avg=hyper["initial_square_avg"],
         lr=hyper["lr"],
         beta=hyper["beta"],
@@ -88,7 +113,7 @@ def test_tf1_preset(initial_square_avg, expected):
     assert param[0] == pytest.approx(expected, abs=HAND)
 
 
-def test_centered_variance_rounding_below_zero_is_clamped():
+def test_centered_variance_rounding_below_zero_is_clamped(impl):
     square_avg, grad_avg = scalar(0.01, F32), scalar(0.1, F32)
     # The case is only meaningful if float32 rounding makes v - m̄² negative.
     v = F32(0.99) * F32(0.01) + F32(0.01) * F32(0.1) * F32(0.1)
@@ -96,7 +121,7 @@ def test_centered_variance_rounding_below_zero_is_clamped():
     assert v - m * m < 0
 
     param = scalar(1.0, F32)
-    reference.rmsprop_step(
+    impl.rmsprop_step(
         param,
         scalar(0.1, F32),
         square_avg,
@@ -110,9 +135,9 @@ def test_centered_variance_rounding_below_zero_is_clamped():
     assert param[0] == pytest.approx(0.9, rel=1e-6)
 
 
-def test_rmsprop_maximize_then_coupled_weight_decay():
+def test_rmsprop_maximize_then_coupled_weight_decay(impl):
     param, grad = scalar(1.0), scalar(0.5)
-    reference.rmsprop_step(
+    impl.rmsprop_step(
         param,
         grad,
         scalar(0.0),
@@ -136,9 +161,9 @@ def test_rmsprop_maximize_then_coupled_weight_decay():
     ],
     ids=["adam-g0", "adamw-g0", "adam-g0.5", "adamw-g0.5"],
 )
-def test_adam_weight_decay_forms(decoupled, grad, expected):
+def test_adam_weight_decay_forms(decoupled, grad, expected, impl):
     param = scalar(1.0)
-    reference.adam_step(
+    impl.adam_step(
         param,
         scalar(grad),
         scalar(0.0),
@@ -151,12 +176,12 @@ def test_adam_weight_decay_forms(decoupled, grad, expected):
     assert param[0] == pytest.approx(expected, abs=HAND)
 
 
-def test_adamw_step_is_adam_with_decoupled_decay(rng):
+def test_adamw_step_is_adam_with_decoupled_decay(rng, impl):
     grad = rng.standard_normal(10)
     results = []
     for step, extra in [
-        (reference.adamw_step, {}),
-        (reference.adam_step, {"decoupled_weight_decay": True, "weight_decay": 1e-2}),
+        (impl.adamw_step, {}),
+        (impl.adam_step, {"decoupled_weight_decay": True, "weight_decay": 1e-2}),
     ]:
         param, exp_avg, exp_avg_sq = np.ones(10), np.zeros(10), np.zeros(10)
         step(param, grad, exp_avg, exp_avg_sq, lr=1e-2, steps=1, **extra)
@@ -164,10 +189,10 @@ def test_adamw_step_is_adam_with_decoupled_decay(rng):
     np.testing.assert_array_equal(results[0], results[1])
 
 
-def test_adagrad_maximize_then_weight_decay():
+def test_adagrad_maximize_then_weight_decay(impl):
     # g = -0.5 + 0.1·1 = -0.4; s = 0.1 + 0.16; θ = 1 + 0.1·0.4/sqrt(0.26).
     param = scalar(1.0)
-    reference.adagrad_step(
+    impl.adagrad_step(
         param,
         scalar(0.5),
         scalar(0.1),
@@ -184,9 +209,9 @@ def test_adagrad_maximize_then_weight_decay():
     [(0.0, 0.9990000050), (0.1, 0.9996984888)],
     ids=["sum-0", "sum-0.1"],
 )
-def test_adagrad_eps_inside(initial, expected):
+def test_adagrad_eps_inside(initial, expected, impl):
     param = scalar(1.0)
-    reference.adagrad_step(
+    impl.adagrad_step(
         param,
         scalar(0.1),
         scalar(initial),
@@ -198,21 +223,19 @@ def test_adagrad_eps_inside(initial, expected):
     assert param[0] == pytest.approx(expected, abs=HAND)
 
 
-def test_adagrad_lr_decay_uses_step_number():
+def test_adagrad_lr_decay_uses_step_number(impl):
     # γ₃ = 0.1 / (1 + 2·0.5) = 0.05; s = 1, so θ = 1 - 0.05·1/(1 + 1e-10).
     param = scalar(1.0)
-    reference.adagrad_step(
-        param, scalar(1.0), scalar(0.0), lr=0.1, steps=3, lr_decay=0.5
-    )
+    impl.adagrad_step(param, scalar(1.0), scalar(0.0), lr=0.1, steps=3, lr_decay=0.5)
     assert param[0] == pytest.approx(1.0 - 0.05 / (1.0 + 1e-10), abs=HAND)
 
 
-def test_amsgrad_keeps_the_maximum():
+def test_amsgrad_keeps_the_maximum(impl):
     # Step 2 with g = 0 lowers v below its step-1 value; v̂ keeps the step-1 value.
     param, exp_avg, exp_avg_sq, v_max = (scalar(1.0) for _ in range(4))
     exp_avg[0] = exp_avg_sq[0] = v_max[0] = 0.0
     for step, grad in [(1, 1.0), (2, 0.0)]:
-        reference.adam_step(
+        impl.adam_step(
             param,
             scalar(grad),
             exp_avg,
@@ -239,32 +262,34 @@ STEP_DEFAULTS = {
 }
 
 
-def run_reference(name, param, grad, steps=1, **hyper):
-    """Run ``steps`` updates of optimizer ``name`` from zero state; return the state."""
+def run_steps(name, param, grad, steps=1, impl=reference, **hyper):
+    """Run ``steps`` updates of ``name`` from zero state with ``impl``; return
+    the state."""
     state_dtype = np.float64 if param.dtype == np.float64 else F32
     zeros = lambda: np.zeros(param.shape, state_dtype)
     state = {}
     for t in range(1, steps + 1):
         if name == "rmsprop":
             state.setdefault("square_avgs", zeros())
-            reference.rmsprop_step(param, grad, state["square_avgs"], **hyper)
+            impl.rmsprop_step(param, grad, state["square_avgs"], **hyper)
         elif name == "adagrad":
             state.setdefault("sums", zeros())
-            reference.adagrad_step(param, grad, state["sums"], steps=t, **hyper)
+            impl.adagrad_step(param, grad, state["sums"], steps=t, **hyper)
         else:
             state.setdefault("exp_avgs", zeros())
             state.setdefault("exp_avg_sqs", zeros())
-            step = reference.adam_step if name == "adam" else reference.adamw_step
+            step = impl.adam_step if name == "adam" else impl.adamw_step
             step(param, grad, state["exp_avgs"], state["exp_avg_sqs"], steps=t, **hyper)
     return state
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BF16], ids=["float16", "bfloat16"])
 @pytest.mark.parametrize("name", list(STEP_DEFAULTS))
-def test_half_precision_zero_grad_leaves_params(name, dtype):
+def test_half_precision_zero_grad_leaves_params(name, dtype, impl):
     # eps = 1e-8 would be 0 in float16 and give 0/0; the math runs in float32.
     param = np.array([1.0, -2.0, 0.5], dtype)
-    run_reference(name, param, np.zeros(3, dtype), steps=3, **STEP_DEFAULTS[name])
+    zeros = np.zeros(3, dtype)
+    run_steps(name, param, zeros, steps=3, impl=impl, **STEP_DEFAULTS[name])
     np.testing.assert_array_equal(param.astype(F32), [1.0, -2.0, 0.5])
 
 
@@ -276,39 +301,40 @@ def test_half_precision_zero_grad_leaves_params(name, dtype):
     ],
     ids=["adam", "rmsprop"],
 )
-def test_half_precision_grads_use_float32_math(name, hyper, expected):
+def test_half_precision_grads_use_float32_math(name, hyper, expected, impl):
     grad16 = np.array([1e-4, 300.0], np.float16)  # 300² overflows float16
 
     # The update itself is measured in float32 before the param is rounded: a
     # float32 param at 0 with the same (exactly widened) grads ends at -update.
     param32 = np.zeros(2, F32)
-    run_reference(name, param32, grad16.astype(F32), **hyper)
+    run_steps(name, param32, grad16.astype(F32), impl=impl, **hyper)
     np.testing.assert_allclose(-param32, expected, rtol=4 * np.finfo(F32).eps)
 
     # The float16 path does that same float32 math and rounds once on store.
     param16 = np.zeros(2, np.float16)
-    run_reference(name, param16, grad16, **hyper)
+    run_steps(name, param16, grad16, impl=impl, **hyper)
     assert np.isfinite(param16).all()
     np.testing.assert_array_equal(param16, param32.astype(np.float16))
 
 
 @pytest.mark.parametrize("size", [1, 7, 8, 15, 16, 17, 1023, 1024, 1025])
-def test_float16_adam_rounds_to_nearest(size):
+def test_float16_adam_rounds_to_nearest(size, impl):
     # θ = 1 - 1e-3·0.5/(0.5 + 1e-8) ≈ 0.999 lies nearest the float16 0.9990234375.
     param = np.ones(size, np.float16)
-    run_reference("adam", param, np.full(size, 0.5, np.float16), lr=1e-3)
+    grad = np.full(size, 0.5, np.float16)
+    run_steps("adam", param, grad, impl=impl, lr=1e-3)
     assert (param == np.float16(0.9990234375)).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BF16], ids=["float16", "bfloat16"])
 @pytest.mark.parametrize("name", list(STEP_DEFAULTS))
-def test_half_precision_is_float32_math_rounded_once(name, dtype, rng):
+def test_half_precision_is_float32_math_rounded_once(name, dtype, rng, impl):
     values = rng.standard_normal((2, 100)).astype(dtype)
     param_half, grad_half = values[0].copy(), values[1].copy()
     param32, grad32 = param_half.astype(F32), grad_half.astype(F32)
     hyper = dict(STEP_DEFAULTS[name], weight_decay=0.1)
-    state_half = run_reference(name, param_half, grad_half, **hyper)
-    state32 = run_reference(name, param32, grad32, **hyper)
+    state_half = run_steps(name, param_half, grad_half, impl=impl, **hyper)
+    state32 = run_steps(name, param32, grad32, impl=impl, **hyper)
     np.testing.assert_array_equal(param_half, param32.astype(dtype))
     for key in state32:
         np.testing.assert_array_equal(state_half[key], state32[key])
@@ -326,9 +352,9 @@ def test_shapes_update_every_element(name, shape, rng):
     param = rng.uniform(1.0, 2.0, size)
     grad = rng.uniform(0.5, 1.0, size)
     flat = param.copy()
-    run_reference(name, flat, grad, steps=2, **STEP_DEFAULTS[name])
+    run_steps(name, flat, grad, steps=2, **STEP_DEFAULTS[name])
     shaped = param.copy().reshape(shape)
-    run_reference(name, shaped, grad.reshape(shape), steps=2, **STEP_DEFAULTS[name])
+    run_steps(name, shaped, grad.reshape(shape), steps=2, **STEP_DEFAULTS[name])
     np.testing.assert_array_equal(shaped.reshape(-1), flat)
     assert (flat != param).all()
 
