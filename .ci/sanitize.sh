@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the extension with AddressSanitizer and UndefinedBehaviorSanitizer, then runs
-# the hand-computed, kernel, fuzz, non-finite, state and concurrency tests against that build; any
-# sanitizer report (or test failure) makes the script exit non-zero.
+# the hand-computed, kernel, fuzz, non-finite, state and concurrency tests against that
+# build; any sanitizer report (or test failure) makes the script exit non-zero.
 #
 # Usage: .ci/sanitize.sh [extra pytest arguments]
 # Environment: PYTHON (default python), FASTRMSPROP_SANITIZE_BUILD (a build directory
