@@ -58,12 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         default=None,
-        help="comma-separated thread counts (default: 1 and all cores)",
+        help="comma-separated thread counts; none given: 1 and all cores",
     )
     parser.add_argument(
         "--simd",
         default=None,
-        help="comma-separated instruction sets (default: all available)",
+        help="comma-separated instruction sets; none given: all available",
     )
     parser.add_argument(
         "--rounds",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +221,14 @@ def test_state_dict_round_trip_through_savez_and_pickle(cls, tmp_path):
         for a, b in zip(resumed, params):
             assert a.tobytes() == b.tobytes()
         assert fresh.steps_taken == opt.steps_taken == 4
+
+
+def test_readme_usage_snippets_run():
+    """The README's first two Python examples run as pasted, in order."""
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text("utf-8"), re.S)
+    namespace: dict = {}
+    exec(compile(blocks[0] + blocks[1], str(readme), "exec"), namespace)
+    params = namespace["params"]
+    assert all(np.isfinite(p).all() for p in params)
+    assert np.abs(params[0]).max() > 0  # the steps moved the params
