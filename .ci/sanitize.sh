@@ -37,7 +37,8 @@ cp "$module" "$work/python/fastrmsprop/"
 # libstdc++ with it: otherwise ASan cannot find the real __cxa_throw and aborts on
 # the first C++ exception. CPython keeps objects alive at exit by design, hence no
 # leak detection.
-export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
+LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
+export LD_PRELOAD="$LD_PRELOAD $(gcc -print-file-name=libstdc++.so)"
 # Reports go to files: pytest captures stderr, and an abort would swallow them.
 reports="$work/reports"
 mkdir -p "$reports"
